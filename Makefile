@@ -1,0 +1,24 @@
+# Entry points for people and CI. `make run` and `make test` are the README's
+# quick start; both install what they need first (scripts/install-deps.sh).
+.PHONY: deps build run test test-unit lint clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	npm run --silent build
+
+# The main job. Until the daemons exist it shows the resolved host identity
+# and validates the configuration files.
+run: build
+	node packages/stasadm/bin/stasadm.js show
+	node packages/stasadm/bin/stasadm.js check --kind stafd etc/stas/stafd.conf
+
+test: deps
+	npm test
+
+lint: deps
+	npm run --silent lint
+
+clean:
+	npm run --silent clean

@@ -1,0 +1,2 @@
+import { versionText } from '@stas/common/version';
+process.stdout.write(versionText('stasadm') + '\n');
