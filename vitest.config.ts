@@ -9,6 +9,7 @@ const shared = {
 
 export default defineConfig({
   test: {
+    reporters: ['default', './test/setup/summary-reporter.ts'],
     projects: [
       ...['common', 'stasadm', 'stafd', 'stacd'].map((name) => ({
         ...shared,
