@@ -103,3 +103,64 @@ export class NvmeStatusError extends StasError implements NvmeStatusFields {
       (fields.sc & 0xff);
   }
 }
+
+/**
+ * What a session was waiting for when its deadline passed: 'icresp' the ICResp after ICReq, 'connect'
+ * the Fabrics Connect command, 'enable' CSTS.RDY after CC.EN (CAP.TO), 'admin' any other admin command,
+ * 'kato' a Keep Alive without completion within KATO (the association is considered dead), 'shutdown'
+ * CSTS.SHST after CC.SHN. A TCP handshake that takes too long is a ConnectError of kind 'timeout'.
+ */
+export type TimeoutPhase = 'icresp' | 'connect' | 'enable' | 'admin' | 'kato' | 'shutdown';
+
+/** A deadline of an NVMe/TCP session passed. `code` is always NVME_TIMEOUT; switch on `phase`. */
+export class TimeoutError extends StasError {
+  readonly phase: TimeoutPhase;
+  /** The controller's address, "192.0.2.1:8009" or "[fe80::1%eth0]:8009". */
+  readonly peer: string;
+
+  constructor(phase: TimeoutPhase, peer: string, message: string, options?: { cause?: unknown }) {
+    super('NVME_TIMEOUT', message, options);
+    this.name = 'TimeoutError';
+    this.phase = phase;
+    this.peer = peer;
+  }
+}
+
+/**
+ * The session (or its connection) is closed: by close()/destroy() on our side, or by the peer (FIN,
+ * reset, C2HTermReq). Commands in flight and every later call reject with it. `code` is NVME_CLOSED.
+ */
+export class ClosedError extends StasError {
+  readonly peer: string;
+  /** true when the peer ended the connection, false when this host did. */
+  readonly byPeer: boolean;
+
+  constructor(peer: string, message: string, options?: { byPeer?: boolean; cause?: unknown }) {
+    super('NVME_CLOSED', message, { cause: options?.cause });
+    this.name = 'ClosedError';
+    this.peer = peer;
+    this.byPeer = options?.byPeer ?? false;
+  }
+}
+
+/**
+ * The TCP connection to a controller could not be made. `code` is NVME_CONNECT_FAILED; `kind` says
+ * why: 'refused' (RST, nothing listening), 'unreachable' (no route, network down, address not
+ * available), 'timeout' (no answer to SYN within the connect timeout).
+ */
+export class ConnectError extends StasError {
+  readonly kind: 'refused' | 'unreachable' | 'timeout';
+  readonly peer: string;
+
+  constructor(
+    kind: 'refused' | 'unreachable' | 'timeout',
+    peer: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('NVME_CONNECT_FAILED', message, options);
+    this.name = 'ConnectError';
+    this.kind = kind;
+    this.peer = peer;
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * stafctl entry point (bin/stafctl.js imports the compiled ../dist/cli/main.js): the only place that
+ * touches process state. It sets the exit status instead of calling process.exit(), so pending output
+ * is flushed.
+ */
+import { runStafctl } from './stafctl.js';
+
+process.exitCode = await runStafctl(process.argv.slice(2), {
+  env: process.env,
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+});
