@@ -1,6 +1,6 @@
 # Entry points for people and CI. `make run` and `make test` are the README's
 # quick start; both install what they need first (scripts/install-deps.sh).
-.PHONY: deps build run test test-unit lint clean
+.PHONY: deps build bundle run test lint install uninstall clean
 
 deps:
 	@scripts/install-deps.sh
@@ -16,6 +16,17 @@ run: build
 
 test: deps
 	npm test
+
+# Single-file executables for installation (dist/bundle/*.mjs).
+bundle: build
+	node scripts/bundle.mjs
+
+# DESTDIR and PREFIX (default /usr) are honoured; see scripts/install.sh.
+install: bundle
+	scripts/install.sh install
+
+uninstall:
+	scripts/install.sh uninstall
 
 lint: deps
 	npm run --silent lint
