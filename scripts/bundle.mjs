@@ -6,7 +6,8 @@
 // compiled dist/ output, so type errors never reach a bundle).
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import process from 'node:process';
+import { URL, fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ENTRIES = {
