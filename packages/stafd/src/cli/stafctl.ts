@@ -11,12 +11,25 @@
  * Tests: stafctl.test.ts
  */
 import { versionText } from '@stas/common/version';
+import { adlpVerb } from './adlp-command.js';
 import { discoverVerb } from './discover-command.js';
+import { dlpVerb } from './dlp-command.js';
+import { lsVerb } from './ls-command.js';
+import { statusVerb } from './status-command.js';
+import { troffVerb, tronVerb } from './tron-command.js';
 import { usageError, type CliContext, type StafctlVerb } from './verb.js';
 
 export type { CliContext } from './verb.js';
 
-export const VERBS: readonly StafctlVerb[] = [discoverVerb];
+export const VERBS: readonly StafctlVerb[] = [
+  lsVerb,
+  statusVerb,
+  dlpVerb,
+  adlpVerb,
+  tronVerb,
+  troffVerb,
+  discoverVerb,
+];
 
 export function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));

@@ -82,8 +82,14 @@ describe('planDcSet: sources', () => {
       }),
     );
     expect(both.find((a) => a.tid.key === B.key)).toMatchObject({ kind: 'add', origin: 'configured' });
+    // (A itself stays configured: referrals of a DC on its way out are not followed.)
     const noConfig = planDcSet(
-      input({ announced: observed([B]), current: [current(A)], referrals: [{ referrer: A.key, tids: [B] }] }),
+      input({
+        configured: [{ tid: A, configuredAddress: '10.0.0.1', line: 2 }],
+        announced: observed([B]),
+        current: [current(A)],
+        referrals: [{ referrer: A.key, tids: [B] }],
+      }),
     );
     expect(noConfig.find((a) => a.tid.key === B.key)).toMatchObject({ origin: 'referral' });
   });
@@ -295,6 +301,55 @@ describe('planDcSet: referrals', () => {
       }),
     );
     expect(actions.find((a) => a.key === B.key)).toMatchObject({ kind: 'keep', depth: 1, referrer: A.key });
+  });
+});
+
+describe('planDcSet: referral cycles', () => {
+  it('removes DCs that only refer to each other once their root is gone', () => {
+    const actions = planDcSet(
+      input({
+        current: [
+          current(B, { origin: 'referral', depth: 1, referrer: A.key }),
+          current(C, { origin: 'referral', depth: 2, referrer: B.key }),
+        ],
+        referrals: [
+          { referrer: B.key, tids: [C, B] },
+          { referrer: C.key, tids: [B] },
+        ],
+      }),
+    );
+    expect(summary(actions)).toEqual({
+      '10.0.0.2': 'remove:referral-withdrawn',
+      '10.0.0.3': 'remove:referral-withdrawn',
+    });
+  });
+
+  it('does not let a DC listing itself keep itself once its referrer drops it', () => {
+    const actions = planDcSet(
+      input({
+        configured: [{ tid: A, configuredAddress: '10.0.0.1', line: 1 }],
+        current: [current(A), current(B, { origin: 'referral', depth: 1, referrer: A.key })],
+        referrals: [
+          { referrer: A.key, tids: [] },
+          { referrer: B.key, tids: [B] },
+        ],
+      }),
+    );
+    expect(summary(actions)).toMatchObject({ '10.0.0.2': 'remove:referral-withdrawn' });
+  });
+
+  it('follows referrals from a DC kept while its name does not resolve', () => {
+    const actions = planDcSet(
+      input({
+        configured: [{ tid: null, configuredAddress: 'dc.example', line: 1 }],
+        current: [
+          current(A, { configuredAddress: 'dc.example' }),
+          current(B, { origin: 'referral', depth: 1, referrer: A.key }),
+        ],
+        referrals: [{ referrer: A.key, tids: [B] }],
+      }),
+    );
+    expect(summary(actions)).toEqual({ '10.0.0.1': 'keep:name-unresolved', '10.0.0.2': 'keep:referred' });
   });
 });
 

@@ -23,7 +23,9 @@
  *   it is neither, it is "lost": kept for `persistenceSec` (negative: forever),
  *   then removed. The plan reports when a DC becomes lost or recovers, so the
  *   caller can record `lostSince`.
- * - Referrals are followed to `maxReferralDepth` levels, deduplicated by TID.
+ * - Referrals are followed to `maxReferralDepth` levels, deduplicated by TID, and only from DCs that
+ *   stay for a reason of their own (transitively): DCs referring to each other do not keep each
+ *   other once the configured or announced DC they were reached from is gone.
  *
  * Output is sorted by TID key so plans diff cleanly. Every TID in
  * candidates ∪ current gets exactly one action.
@@ -178,10 +180,28 @@ export function planDcSet(input: DcSetInput): DcAction[] {
   if (input.announced.ok) {
     for (const tid of input.announced.value) offer({ tid, origin: 'discovered', depth: 0 });
   }
-  for (const { referrer, tids } of input.referrals) {
-    const parent = current.get(referrer);
-    if (parent === undefined || tids === null) continue;
-    for (const tid of tids) offer({ tid, origin: 'referral', depth: parent.depth + 1, referrer });
+  // Referrals are followed from the DCs that stay for a reason of their own (configured, announced,
+  // or kept by the orphan rules), then transitively, breadth first (so the shortest path wins). DCs
+  // that refer to each other (a CDC and its DDCs, a DC listing itself) must not keep one another alive
+  // once the DC they were reached from is gone.
+  const referralsOf = new Map(input.referrals.map((r) => [r.referrer, r.tids]));
+  const queue: TidKey[] = [...candidates.keys()];
+  for (const [key, dc] of current) {
+    if (!candidates.has(key) && planOrphan(dc, input).kind === 'keep') queue.push(key);
+  }
+  const visited = new Set<TidKey>();
+  for (let i = 0; i < queue.length; i++) {
+    const referrer = queue[i];
+    if (referrer === undefined || visited.has(referrer)) continue;
+    visited.add(referrer);
+    const tids = referralsOf.get(referrer);
+    const depth = candidates.get(referrer)?.depth ?? current.get(referrer)?.depth;
+    if (tids === undefined || tids === null || depth === undefined || !current.has(referrer)) continue;
+    for (const tid of tids) {
+      offer({ tid, origin: 'referral', depth: depth + 1, referrer });
+      const accepted = candidates.get(tid.key);
+      if (accepted?.origin === 'referral' && accepted.referrer === referrer) queue.push(tid.key);
+    }
   }
 
   // 2. Every candidate: add it, or keep the current DC (with its best origin now).
