@@ -33,10 +33,18 @@ describe.each([
     for (const name of Object.keys(fromTs)) expect(fromXml[name], name).toEqual(fromTs[name]);
   });
 
-  it(`has a policy file that lets only root own the name and lists every method for other users`, () => {
+  it(`has a policy file that lets only root (and stafd's service user) own the name and lists every method for other users`, () => {
     const conf = repoFile(`org.nvmexpress.${short}.conf`).replace(/<!--[\s\S]*?-->/g, '');
-    expect([...conf.matchAll(/<allow own(?:_prefix)?="([^"]+)"/g)].map((m) => m[1])).toEqual([api.busName]);
-    expect(conf).toMatch(/<policy user="root">\s*<allow own="[^"]+"\/>/);
+    const owners = [
+      ...conf.matchAll(/<policy (user|context)="([^"]+)">((?:(?!<\/policy>)[\s\S])*)<\/policy>/g),
+    ]
+      .filter((m) => /<allow own/.test(m[3] ?? ''))
+      .map((m) => `${m[1]}=${m[2]}`);
+    expect(owners).toEqual(short === 'staf' ? ['user=root', 'user=stafd'] : ['user=root']);
+    expect(new Set([...conf.matchAll(/<allow own(?:_prefix)?="([^"]+)"/g)].map((m) => m[1]))).toEqual(
+      new Set([api.busName]),
+    );
+    expect(conf).not.toMatch(/own_prefix/);
     const listed = [...conf.matchAll(/send_interface="(org\.nvmexpress\.[^"]+)" send_member="([^"]+)"/g)]
       .map((m) => `${m[1]}.${m[2]}`)
       .sort();
