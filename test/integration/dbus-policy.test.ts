@@ -68,7 +68,7 @@ const stafImpl: InterfaceImpl<typeof STAF_INTERFACE> = {
   properties: {},
 };
 const stacImpl: InterfaceImpl<typeof STAC_INTERFACE> = {
-  methods: { list_controllers: () => [] },
+  methods: { list_controllers: () => [], explain: () => '{}' },
   properties: {},
 };
 

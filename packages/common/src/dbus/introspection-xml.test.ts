@@ -68,6 +68,7 @@ describe('introspectedFromSpec', () => {
           in: [{ name: 'detailed', type: 'b' }],
           out: [{ name: 'controller_list', type: 'aa{ss}' }],
         },
+        explain: { in: [], out: [{ name: 'plan_json', type: 's' }] },
       },
       properties: {},
       signals: {},

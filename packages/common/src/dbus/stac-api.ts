@@ -22,6 +22,14 @@ export const STAC_INTERFACE = {
       in: [{ name: 'detailed', type: 'b' }],
       out: [{ name: 'controller_list', type: 'aa{ss}' }],
     },
+    /**
+     * stas extension (read-only): the planner's decision and reason for every wanted or existing I/O
+     * controller, as JSON (schema: packages/stacd/docs/stacctl.md, `stacctl explain --json`).
+     */
+    explain: {
+      in: [],
+      out: [{ name: 'plan_json', type: 's' }],
+    },
   },
   properties: {},
   signals: {},
