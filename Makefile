@@ -8,12 +8,12 @@ deps:
 build: deps
 	npm run --silent build
 
-# The main job. Until the daemons run here it shows the resolved host identity
-# (or how to create it: a fresh machine has none yet, which is not a failure
-# of this command) and validates the shipped configuration files.
+# The main job: stafd + stacd in the foreground on embedded defaults (private
+# bus, temporary identity, dry run where the system is not set up; see
+# scripts/run.sh). `make run ARGS=--demo` adds a demo discovery controller.
+# Ctrl-C stops everything it started.
 run: build
-	-node packages/stasadm/bin/stasadm.js show
-	node packages/stasadm/bin/stasadm.js check etc/stas/sys.conf etc/stas/stafd.conf etc/stas/stacd.conf
+	scripts/run.sh $(ARGS)
 
 test: deps
 	npm test

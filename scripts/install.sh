@@ -54,9 +54,13 @@ do_install() {
     install -m 0755 "dist/bundle/$tool.mjs" "$(d "$LIBDIR")/$tool.mjs"
     ln -sf "$LIBDIR/$tool.mjs" "$(d "$BINDIR")/$tool"
   done
-  # The one native dependency, next to the bundles that import it.
-  install -d "$(d "$LIBDIR")/node_modules"
+  # The one native dependency, next to the bundles that import it: koffi and
+  # its prebuilt native module for this platform (@koromix/koffi-<os>-<arch>).
+  install -d "$(d "$LIBDIR")/node_modules/@koromix"
   cp -R node_modules/koffi "$(d "$LIBDIR")/node_modules/"
+  for native in node_modules/@koromix/koffi-*; do
+    [ -d "$native" ] && cp -R "$native" "$(d "$LIBDIR")/node_modules/@koromix/"
+  done
   install_units
   install -m 0644 systemd/stas.sysusers "$(d "$SYSUSERSDIR")/stas.conf"
   for f in dbus/*.conf; do install -m 0644 "$f" "$(d "$DBUSDIR")/system.d/$(basename "$f")"; done

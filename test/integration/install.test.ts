@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const ROOT = new URL('../..', import.meta.url).pathname;
-/** The executables bundled today; stafd and stacd join when they land. */
-const TOOLS = ['stafctl', 'stasadm'];
+/** Every bundled executable. */
+const TOOLS = ['stafd', 'stafctl', 'stacd', 'stacctl', 'stasadm'];
 
 async function install(action: 'install' | 'uninstall', env: Record<string, string>): Promise<void> {
   await run('scripts/install.sh', [action], { cwd: ROOT, env: { ...process.env, ...env } });
@@ -73,14 +73,22 @@ describe('make install / uninstall with DESTDIR', () => {
 });
 
 describe('installed into a prefix', () => {
-  it('runs the tools and passes systemd-analyze verify', async () => {
+  it('runs every tool and passes systemd-analyze verify for all four units', async () => {
     const prefix = join(tmp, 'prefix/usr');
     const env = { PREFIX: prefix, SYSCONFDIR: join(tmp, 'prefix/etc') };
     await install('install', env);
-    const { stdout } = await run(join(prefix, 'bin/stasadm'), ['--version']);
-    expect(stdout).toMatch(/^stasadm \(stas\) /);
+    for (const tool of TOOLS) {
+      const { stdout } = await run(join(prefix, `bin/${tool}`), ['--version']);
+      expect(stdout).toMatch(new RegExp(`^${tool} \\(stas\\) `));
+    }
     const units = join(prefix, 'lib/systemd/system');
-    const verified = ['stas-config@hostnqn.service', 'stas-config@hostid.service', 'stas-config.target'];
+    const verified = [
+      'stafd.service',
+      'stacd.service',
+      'stas-config@hostnqn.service',
+      'stas-config@hostid.service',
+      'stas-config.target',
+    ];
     const result = await run('systemd-analyze', [
       'verify',
       '--man=no',

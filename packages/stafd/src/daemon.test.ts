@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FakeClock, settle } from '@stas/common/nvme/session/fake-clock';
 import { createTid } from '@stas/common/nvme/tid';
 import { nvmeEntry, referralEntry } from '@stas/common/testing/dc-sim/dc-sim-entries';
@@ -243,9 +243,14 @@ describe('StafdDaemon', () => {
       (JSON.parse(await readFile(files().cacheFile, 'utf8')) as { dcs: { genctr: string }[] }).dcs.map(
         (r) => r.genctr,
       );
-    // The write started at the debounce deadline; wait for the file to show it.
-    for (let i = 0; i < 100 && (await genctrs())[0] !== '1'; i++) await settle();
-    expect(await genctrs()).toEqual(['1']);
+    // The write started at the debounce deadline; wait (in real time: it is file I/O with fsync,
+    // slow on a loaded machine) for the file to show it.
+    await vi.waitFor(
+      async () => {
+        expect(await genctrs()).toEqual(['1']);
+      },
+      { timeout: 10_000, interval: 20 },
+    );
   });
 
   it('ignores a corrupt cache with a warning', async () => {
