@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runStasadm } from './cli.js';
 
 const DERIVED_NQN = 'nqn.2014-08.org.nvmexpress:uuid:3da64a01-16c5-4e10-ac46-397e2372b964';
@@ -28,6 +28,10 @@ async function stasadm(...argv: string[]): Promise<Run> {
 }
 
 const sysConf = (): string => join(root, 'etc/stas/sys.conf');
+
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'stasadm-'));

@@ -1,7 +1,7 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { findHostUuid, uuidFromMachineId, uuidFromPartitionId, uuidFromSmbios } from './host-uuid.js';
 
 describe('uuidFromMachineId', () => {
@@ -44,6 +44,7 @@ describe('uuidFromPartitionId', () => {
 describe('findHostUuid', () => {
   it('prefers the machine ID, then SMBIOS, then falls back to a random UUID', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'stas-uuid-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const files = {
       machineId: join(dir, 'machine-id'),
       dmiProductUuid: join(dir, 'product_uuid'),

@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { firstValueLine, resolveHostIdentity } from './host-identity.js';
 
 const NQN = 'nqn.2014-08.org.nvmexpress:uuid:3da64a01-16c5-4e10-ac46-397e2372b964';
@@ -10,6 +10,10 @@ const ID = '3da64a01-16c5-4e10-ac46-397e2372b964';
 let dir: string;
 let etcNvme: string;
 let sysConf: string;
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'stas-identity-'));

@@ -1,7 +1,7 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { createNotifier } from './sd-notify.js';
 import { DatagramReceiver, unixAddress } from './unix-datagram.js';
 
@@ -44,7 +44,9 @@ describe('createNotifier', () => {
   });
 
   it('sends to a socket file too', async () => {
-    const path = join(await mkdtemp(join(tmpdir(), 'stas-notify-')), 'notify');
+    const dir = await mkdtemp(join(tmpdir(), 'stas-notify-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'notify');
     const receiver = listen(path);
     createNotifier(options({ NOTIFY_SOCKET: path })).watchdog();
     expect(receiver.drain()).toEqual(['WATCHDOG=1']);

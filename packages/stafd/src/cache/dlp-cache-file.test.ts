@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTid } from '@stas/common/nvme/tid';
 import type { DiscoveryLogEntry } from '@stas/common/nvme/wire/discovery-log';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { CachedDc } from './dlp-cache-file.js';
 import { decodeCache, encodeCache, loadCache, saveCache } from './dlp-cache-file.js';
 
@@ -89,6 +89,7 @@ describe('encodeCache / decodeCache', () => {
 describe('saveCache / loadCache', () => {
   it('saves atomically with mode 0600 and loads it back', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'stafd-cache-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const path = join(dir, 'stafd', 'log-pages.json');
     await saveCache(path, [RECORD]);
     expect((await stat(path)).mode & 0o777).toBe(0o600);
@@ -98,6 +99,7 @@ describe('saveCache / loadCache', () => {
 
   it('reports a missing, unreadable or corrupt file without throwing', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'stafd-cache-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     expect(await loadCache(join(dir, 'none.json'))).toMatchObject({ ok: false, reason: 'absent' });
     expect(await loadCache(dir)).toMatchObject({ ok: false, reason: 'unreadable' });
     const bad = join(dir, 'bad.json');

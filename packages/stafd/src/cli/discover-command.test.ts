@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nvmeEntry } from '@stas/common/testing/dc-sim/dc-sim-entries';
@@ -22,6 +22,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await Promise.all(sims.splice(0).map((s) => s.close()));
+  await rm(root, { recursive: true, force: true });
 });
 
 async function sim(options: Parameters<typeof DcSimulator.start>[0] = {}): Promise<DcSimulator> {
