@@ -276,9 +276,19 @@ function normalise(tid: Tid, input: PlanInput): Tid {
   return createTid({ ...tid, hostIface, hostNqn, hostId }, { role: 'io' });
 }
 
+/** Characters that would break or extend a kernel connect string (see connect-args.ts). */
+// eslint-disable-next-line no-control-regex
+const CONNECT_STRING_SYNTAX = /[\s,=\u0000-\u001f\u007f]/;
+
 /** Why an address is not usable for this transport, or null. */
 function addressProblem(transport: string, traddr: string, trsvcid: string, subnqn: string): string | null {
   if (subnqn.trim() === '') return 'it has no subsystem NQN';
+  // The kernel's connect string is comma-separated `key=value` options: such an NQN could never be
+  // connected (connect-args.ts refuses it), so it is skipped here, with a reason, not retried forever.
+  if (CONNECT_STRING_SYNTAX.test(subnqn))
+    return `the subsystem NQN ${JSON.stringify(subnqn)} contains ',', '=', white space or a control character`;
+  if (transport === 'fc' && CONNECT_STRING_SYNTAX.test(traddr))
+    return `${JSON.stringify(traddr)} is not an FC address`;
   if (transport === 'tcp' || transport === 'rdma') {
     const ip = parseIpAddress(traddr);
     if (ip === null) return `'${traddr}' is not an IP address`;
@@ -486,6 +496,16 @@ function rank(k: KernelController): number {
   return k.owner === STAS ? 0 : k.owner === undefined ? 1 : 2;
 }
 
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
+function fuzzyKey(transport: string | undefined, traddr: string, subsysnqn: string): string {
+  return JSON.stringify([transport ?? '', traddr, subsysnqn]);
+}
+
 function assign(
   candidates: readonly Candidate[],
   kernel: readonly KernelController[],
@@ -494,9 +514,18 @@ function assign(
   const byKey = new Map<TidKey, KernelController>();
   const used = new Set<KernelController>();
   const io = kernel.filter((k) => isFabricsController(k.controller) && isIoController(k.controller));
-  const ownTid = new Map(io.map((k) => [k, tidOfController(k.controller)] as const));
+  // Indexes (kernel order kept in each list) so that 10,000 × 10,000 stays linear: an exact match has
+  // the same TID key; an I/O fuzzy match needs at least the same transport, traddr and subsystem NQN.
+  const exactIndex = new Map<TidKey, KernelController[]>();
+  const fuzzyIndex = new Map<string, KernelController[]>();
+  for (const k of io) {
+    const own = tidOfController(k.controller);
+    if (own === undefined) continue;
+    pushTo(exactIndex, own.key, k);
+    pushTo(fuzzyIndex, fuzzyKey(k.controller.transport, own.traddr, own.subsysnqn), k);
+  }
   for (const c of candidates) {
-    const exact = io.find((k) => !used.has(k) && ownTid.get(k)?.key === c.tid.key);
+    const exact = exactIndex.get(c.tid.key)?.find((k) => !used.has(k));
     if (exact !== undefined) {
       byKey.set(c.tid.key, exact);
       used.add(exact);
@@ -504,7 +533,7 @@ function assign(
   }
   for (const c of candidates) {
     if (byKey.has(c.tid.key)) continue;
-    const matches = io
+    const matches = (fuzzyIndex.get(fuzzyKey(c.tid.transport, c.tid.traddr, c.tid.subsysnqn)) ?? [])
       .filter((k) => !used.has(k) && controllerMatchesTid(k.controller, c.tid, ifaces, { role: 'io' }))
       .sort((a, b) => rank(a) - rank(b) || a.controller.instance - b.controller.instance);
     const best = matches[0];
@@ -597,8 +626,10 @@ function mayBeUnresolved(tid: Tid, unresolved: readonly Tid[]): Tid | undefined 
 }
 
 interface Undesired {
-  readonly skippedByReason: (reason: SkipReason) => readonly SkippedCandidate[];
-  readonly candidates: readonly Candidate[];
+  /** Skipped candidates for `reason` that may match a controller with this fuzzyKey(), in order. */
+  readonly skippedLike: (reason: SkipReason, like: string) => readonly SkippedCandidate[];
+  /** Candidates (sorted by key) that may match a controller with this fuzzyKey(). */
+  readonly candidatesLike: (like: string) => readonly Candidate[];
   readonly unresolved: readonly Tid[];
   readonly unknownPage: DiscoveredPage | undefined;
 }
@@ -626,7 +657,8 @@ function undesiredAction(k: KernelController, key: string, u: Undesired, input: 
   if (isBoot(k)) return keep('boot-controller', `${device} is a boot (NBFT) controller: never disconnected`);
   const matches = (cand: { tid: Tid | null }): boolean =>
     cand.tid !== null && controllerMatchesTid(c, cand.tid, input.ifaces, { role: 'io' });
-  const twin = u.candidates.find(matches);
+  const like = fuzzyKey(c.transport, tid.traddr, tid.subsysnqn);
+  const twin = u.candidatesLike(like).find(matches);
   if (twin !== undefined)
     return keep('matches-desired', `${device} is another connection to wanted ${formatTid(twin.tid)}: kept`);
   const scope = input.policy.disconnectScope;
@@ -664,7 +696,7 @@ function undesiredAction(k: KernelController, key: string, u: Undesired, input: 
   const excludedBy = exclusionOf(tid, input);
   if (excludedBy !== undefined)
     return disconnect('excluded', `${device} is excluded by ${excludedBy}: disconnecting`);
-  const excludedTwin = u.skippedByReason('excluded').find(matches);
+  const excludedTwin = u.skippedLike('excluded', like).find(matches);
   if (excludedTwin !== undefined)
     return disconnect(
       'excluded',
@@ -688,7 +720,7 @@ function undesiredAction(k: KernelController, key: string, u: Undesired, input: 
       `${device} is not in any known log page, but DC ${u.unknownPage.dc} has not been read yet: kept`,
     );
   }
-  const filtered = u.skippedByReason('ip-family').find(matches);
+  const filtered = u.skippedLike('ip-family', like).find(matches);
   if (filtered !== undefined)
     return disconnect(
       'ip-family',
@@ -726,10 +758,21 @@ export function planIocs(input: PlanInput): IocAction[] {
   }
 
   const used = new Set(assigned.values());
-  const skippedList = [...skipped.values()];
+  // Indexed by fuzzyKey() so that many undesired controllers × many candidates stays linear.
+  const candidatesIndex = new Map<string, Candidate[]>();
+  for (const c of ordered)
+    pushTo(candidatesIndex, fuzzyKey(c.tid.transport, c.tid.traddr, c.tid.subsysnqn), c);
+  const skippedIndex = new Map<string, SkippedCandidate[]>();
+  for (const s of skipped.values())
+    if (s.tid !== null)
+      pushTo(
+        skippedIndex,
+        JSON.stringify([s.reason, fuzzyKey(s.tid.transport, s.tid.traddr, s.tid.subsysnqn)]),
+        s,
+      );
   const undesired: Undesired = {
-    skippedByReason: (reason) => skippedList.filter((s) => s.reason === reason),
-    candidates: ordered,
+    skippedLike: (reason, like) => skippedIndex.get(JSON.stringify([reason, like])) ?? [],
+    candidatesLike: (like) => candidatesIndex.get(like) ?? [],
     unresolved,
     unknownPage: input.discovered.ok ? input.discovered.value.find((p) => p.state === 'unknown') : undefined,
   };

@@ -97,7 +97,21 @@ export interface StafdDaemonOptions extends DaemonPaths {
   readonly maxReferralDepth?: number;
   /** Extra options for every discovery session (tests: shorter deadlines). */
   readonly sessionOptions?: Partial<DiscoverySessionOptions>;
+  /**
+   * Most DCs held at once; default DEFAULT_MAX_DCS. `controller=` lines always count and are always
+   * added; an mDNS or referred DC beyond the limit is not added, with one warning naming the limit.
+   */
+  readonly maxDcs?: number;
 }
+
+/** Default of StafdDaemonOptions.maxDcs: far above any real fabric, low enough to bound memory. */
+export const DEFAULT_MAX_DCS = 1024;
+/**
+ * DC sessions started per event-loop turn. Opening a session costs about a millisecond of CPU, so a
+ * round that adds hundreds of DCs (an mDNS burst) starts them in slices and D-Bus callers are answered
+ * in between.
+ */
+export const RUNNER_STARTS_PER_TURN = 16;
 
 export type LoadOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
@@ -172,6 +186,9 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
   readonly #resolveTimeoutMs: number;
   readonly #tuning: TuningOptions;
   readonly #sessionOptions: Partial<DiscoverySessionOptions>;
+  readonly #maxDcs: number;
+  /** Runners added by a round, started RUNNER_STARTS_PER_TURN per turn. */
+  #toStart: DcRunner[] = [];
   readonly #owner = new AbortController();
   readonly #held = new Map<TidKey, HeldDc>();
   readonly #retiring = new Set<Promise<void>>();
@@ -216,6 +233,7 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
       maxReferralDepth: options.maxReferralDepth ?? DEFAULT_TUNING.maxReferralDepth,
     };
     this.#sessionOptions = options.sessionOptions ?? {};
+    this.#maxDcs = options.maxDcs ?? DEFAULT_MAX_DCS;
     this.#cache = new CacheWriter({
       path: options.cacheFile,
       records: () => this.#cacheRecords(),
@@ -505,6 +523,16 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
       const fields = { action: action.kind, reason: action.reason };
       switch (action.kind) {
         case 'add': {
+          if (action.origin !== 'configured' && this.#held.size >= this.#maxDcs) {
+            this.#report(
+              'limit:max-dcs',
+              `limit of ${this.#maxDcs} discovery controllers reached (maxDcs): mDNS and referred DCs beyond it are not added`,
+              'warn',
+              { limit: 'maxDcs', value: this.#maxDcs },
+            );
+            this.#log.debug(fields, `${line} (not added: maxDcs)`);
+            break;
+          }
           const controller = action.origin === 'configured' ? (controllerOf.get(action.key) ?? null) : null;
           const runner = this.#newRunner(action.tid, dcSettings(conf, identity, controller, this.#tuning));
           this.#held.set(action.key, {
@@ -517,7 +545,7 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
             controller,
           });
           this.#log.info(fields, line);
-          runner.start();
+          this.#startSoon(runner);
           changed = true;
           break;
         }
@@ -567,6 +595,28 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
     if (changed) this.#cache.schedule();
     this.#armLostTimer();
     this.emit('reconciled', this.#held.size);
+  }
+
+  /** Start `runner` in a later turn, a slice at a time (RUNNER_STARTS_PER_TURN). */
+  #startSoon(runner: DcRunner): void {
+    this.#toStart.push(runner);
+    if (this.#toStart.length === 1) {
+      setImmediate(() => {
+        this.#startSlice();
+      });
+    }
+  }
+
+  #startSlice(): void {
+    // A runner stopped meanwhile (removed, or stafd stopping) ignores start().
+    for (const runner of this.#toStart.splice(0, RUNNER_STARTS_PER_TURN)) {
+      if (this.#stopping === undefined) runner.start();
+    }
+    if (this.#toStart.length > 0) {
+      setImmediate(() => {
+        this.#startSlice();
+      });
+    }
   }
 
   #newRunner(tid: Tid, settings: ReturnType<typeof dcSettings>, page?: CachedDc): DcRunner {

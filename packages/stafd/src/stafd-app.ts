@@ -61,6 +61,7 @@ export type DaemonTuning = Partial<
     | 'pollMs'
     | 'saveDelayMs'
     | 'maxReferralDepth'
+    | 'maxDcs'
     | 'sessionOptions'
   >
 >;

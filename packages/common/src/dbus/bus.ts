@@ -918,6 +918,15 @@ export class SystemBus {
   /** Runs before the library dispatches a method call to an exported interface. */
   #beforeDispatch(msg: Message): boolean {
     this.#current = msg;
+    if (msg.interface === PROPERTIES_IFACE && msg.member === 'GetAll' && msg.signature !== 's') {
+      // The library handles GetAll whatever the signature, and answers a non-string argument with its
+      // own error carrying a stack trace; answer InvalidArgs here instead.
+      const text = `GetAll takes one string argument, not '${msg.signature}'`;
+      this.#lib.send(
+        Message.newError(msg as unknown as string, 'org.freedesktop.DBus.Error.InvalidArgs', text),
+      );
+      return true;
+    }
     if (msg.interface === PROPERTIES_IFACE && msg.member === 'Set' && msg.signature === 'ssv') {
       const [ifaceName, property] = msg.body as [unknown, unknown];
       const built = this.#exports.get(`${msg.path}\0${String(ifaceName)}`);
