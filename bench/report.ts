@@ -34,9 +34,9 @@ function pad(text: string, width: number): string {
 export function formatTable(rows: readonly Row[]): string {
   const cells = rows.map((r) => [
     r.figure,
-    `${Number.isInteger(r.value) ? r.value : r.value.toFixed(2)} ${r.unit}`,
+    Number.isNaN(r.value) ? '-' : `${Number.isInteger(r.value) ? r.value : r.value.toFixed(2)} ${r.unit}`,
     r.target,
-    r.pass ? 'pass' : 'MISS',
+    Number.isNaN(r.value) ? '-' : r.pass ? 'pass' : 'MISS',
     String(r.runs),
     r.detail ?? '',
   ]);
