@@ -43,7 +43,48 @@ const notifier = createNotifier({
   },
 });
 
-let app: StafdApp;
+// Signal handlers go in BEFORE start-up: startStafd sends READY=1 itself, and a
+// SIGTERM or SIGHUP arriving right after it must not meet the default action
+// (which kills the process). Signals during start-up are remembered and acted
+// on once the daemon is up.
+let app: StafdApp | undefined;
+let exiting = false;
+const pending: { stop: string | undefined; reload: boolean } = { stop: undefined, reload: false };
+
+const shutdown = (running: StafdApp, code: number, why: string): void => {
+  if (exiting) return;
+  exiting = true;
+  log.info({ why }, 'stopping');
+  running.stop().then(
+    () => {
+      process.exit(code);
+    },
+    (err: unknown) => {
+      log.error({ err: describeError(err) }, 'stop failed');
+      process.exit(1);
+    },
+  );
+};
+
+const reload = (running: StafdApp): void => {
+  if (exiting) return;
+  log.info('SIGHUP: reloading the configuration');
+  running.reload().catch((err: unknown) => {
+    log.error({ err: describeError(err) }, 'reload failed');
+  });
+};
+
+process.on('SIGHUP', () => {
+  if (app === undefined) pending.reload = true;
+  else reload(app);
+});
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (app === undefined) pending.stop ??= signal;
+    else shutdown(app, 0, signal);
+  });
+}
+
 try {
   app = await startStafd({
     env: process.env,
@@ -60,37 +101,12 @@ try {
   process.exit(1);
 }
 
-let exiting = false;
-const shutdown = (code: number, why: string): void => {
-  if (exiting) return;
-  exiting = true;
-  log.info({ why }, 'stopping');
-  app.stop().then(
-    () => {
-      process.exit(code);
-    },
-    (err: unknown) => {
-      log.error({ err: describeError(err) }, 'stop failed');
-      process.exit(1);
-    },
-  );
-};
+const running = app;
+if (pending.stop !== undefined) shutdown(running, 0, pending.stop);
+else if (pending.reload) reload(running);
 
-process.on('SIGHUP', () => {
-  if (exiting) return;
-  log.info('SIGHUP: reloading the configuration');
-  app.reload().catch((err: unknown) => {
-    log.error({ err: describeError(err) }, 'reload failed');
-  });
-});
-process.on('SIGTERM', () => {
-  shutdown(0, 'SIGTERM');
-});
-process.on('SIGINT', () => {
-  shutdown(0, 'SIGINT');
-});
-void app.fatal.then((err) => {
+void running.fatal.then((err) => {
   log.fatal({ err: err.message }, 'stafd cannot go on');
   process.stderr.write(`stafd: ${err.message}\n`);
-  shutdown(1, 'fatal');
+  shutdown(running, 1, 'fatal');
 });
