@@ -267,13 +267,24 @@ function exclusionOf(tid: Tid, input: PlanInput): string | undefined {
   return undefined;
 }
 
-/** The TID with host NQN/ID filled from the identity and host-iface dropped under ignore-iface. */
+/** The host side of a TID: host NQN/ID filled from the identity, host-iface dropped under ignore-iface. */
+function hostSide(
+  fields: { readonly hostIface: string; readonly hostNqn: string; readonly hostId: string },
+  input: PlanInput,
+): { hostIface: string; hostNqn: string; hostId: string } {
+  return {
+    hostIface: input.policy.ignoreIface ? '' : fields.hostIface,
+    hostNqn: fields.hostNqn === '' ? input.identity.hostnqn : fields.hostNqn,
+    hostId: fields.hostId === '' ? input.identity.hostid : fields.hostId,
+  };
+}
+
+/** The TID with its host side filled in (hostSide); the same TID object when nothing changes. */
 function normalise(tid: Tid, input: PlanInput): Tid {
-  const hostIface = input.policy.ignoreIface ? '' : tid.hostIface;
-  const hostNqn = tid.hostNqn === '' ? input.identity.hostnqn : tid.hostNqn;
-  const hostId = tid.hostId === '' ? input.identity.hostid : tid.hostId;
-  if (hostIface === tid.hostIface && hostNqn === tid.hostNqn && hostId === tid.hostId) return tid;
-  return createTid({ ...tid, hostIface, hostNqn, hostId }, { role: 'io' });
+  const host = hostSide(tid, input);
+  if (host.hostIface === tid.hostIface && host.hostNqn === tid.hostNqn && host.hostId === tid.hostId)
+    return tid;
+  return createTid({ ...tid, ...host }, { role: 'io' });
 }
 
 /** Characters that would break or extend a kernel connect string (see connect-args.ts). */
@@ -308,6 +319,7 @@ function familyOf(tid: Tid): IpFamily | null {
 }
 
 function familyDisabled(tid: Tid, policy: IocPolicy): boolean {
+  if (policy.ipFamily.includes(4) && policy.ipFamily.includes(6)) return false; // (no need to parse the address)
   const family = familyOf(tid);
   return family !== null && !policy.ipFamily.includes(family);
 }
@@ -337,8 +349,8 @@ function ownerText(owner: string | undefined): string {
 
 function describeOrigin(c: { origin: IocOrigin; dcs: readonly string[]; line?: number }): string {
   if (c.origin === 'configured') return `configured on stacd.conf line ${c.line ?? 0}`;
-  const [first, ...more] = c.dcs;
-  return `listed by DC ${first ?? '?'}${more.length > 0 ? ` and ${more.length} more` : ''}`;
+  const more = c.dcs.length - 1;
+  return `listed by DC ${c.dcs[0] ?? '?'}${more > 0 ? ` and ${more} more` : ''}`;
 }
 
 function gatherConfigured(
@@ -431,21 +443,25 @@ function gatherDiscovered(
       }
       const problem = addressProblem(entry.trtype, entry.traddr, entry.trsvcid, entry.subnqn);
       const sameTransport = entry.trtype === page.transport;
-      const tid = normalise(
-        createTid(
-          {
-            transport: entry.trtype,
-            traddr: entry.traddr,
-            trsvcid: entry.trsvcid,
-            subsysnqn: entry.subnqn,
-            hostTraddr: sameTransport ? page.hostTraddr : '',
-            hostIface: sameTransport && entry.trtype === 'tcp' ? page.hostIface : '',
-            hostNqn: page.hostNqn,
-            hostId: page.hostId,
-          },
-          { role: 'io' },
-        ),
-        input,
+      // The host side is filled in before the TID is built (rather than normalise() after), so each
+      // entry builds one TID; createTid keeps empty host fields empty, so the result is the same.
+      const tid = createTid(
+        {
+          transport: entry.trtype,
+          traddr: entry.traddr,
+          trsvcid: entry.trsvcid,
+          subsysnqn: entry.subnqn,
+          hostTraddr: sameTransport ? page.hostTraddr : '',
+          ...hostSide(
+            {
+              hostIface: sameTransport && entry.trtype === 'tcp' ? page.hostIface : '',
+              hostNqn: page.hostNqn,
+              hostId: page.hostId,
+            },
+            input,
+          ),
+        },
+        { role: 'io' },
       );
       const skip = (reason: SkipReason, detail: string): void => {
         const known = skipped.get(tid.key);
@@ -502,47 +518,62 @@ function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else list.push(value);
 }
 
+/**
+ * The key of the narrowing indexes below: equal for controllers and TIDs that may match. Every hit is
+ * then checked with controllerMatchesTid, so two different triples sharing a key (the parts are
+ * joined, not escaped) would cost a comparison, never change a decision.
+ */
 function fuzzyKey(transport: string | undefined, traddr: string, subsysnqn: string): string {
-  return JSON.stringify([transport ?? '', traddr, subsysnqn]);
+  return `${transport ?? ''} ${traddr} ${subsysnqn}`;
 }
+
+/** Each kernel controller's own TID (tidOfController), built once per planning run: see planIocs. */
+type KernelTids = ReadonlyMap<KernelController, Tid | undefined>;
 
 function assign(
   candidates: readonly Candidate[],
   kernel: readonly KernelController[],
+  kernelTids: KernelTids,
   ifaces: InterfaceAddresses,
-): Map<TidKey, KernelController> {
-  const byKey = new Map<TidKey, KernelController>();
+): Map<Candidate, KernelController> {
+  const assigned = new Map<Candidate, KernelController>();
   const used = new Set<KernelController>();
   const io = kernel.filter((k) => isFabricsController(k.controller) && isIoController(k.controller));
   // Indexes (kernel order kept in each list) so that 10,000 × 10,000 stays linear: an exact match has
   // the same TID key; an I/O fuzzy match needs at least the same transport, traddr and subsystem NQN.
   const exactIndex = new Map<TidKey, KernelController[]>();
-  const fuzzyIndex = new Map<string, KernelController[]>();
   for (const k of io) {
-    const own = tidOfController(k.controller);
-    if (own === undefined) continue;
-    pushTo(exactIndex, own.key, k);
-    pushTo(fuzzyIndex, fuzzyKey(k.controller.transport, own.traddr, own.subsysnqn), k);
+    const own = kernelTids.get(k);
+    if (own !== undefined) pushTo(exactIndex, own.key, k);
   }
+  const inexact: Candidate[] = [];
   for (const c of candidates) {
     const exact = exactIndex.get(c.tid.key)?.find((k) => !used.has(k));
-    if (exact !== undefined) {
-      byKey.set(c.tid.key, exact);
-      used.add(exact);
+    if (exact === undefined) {
+      inexact.push(c);
+      continue;
     }
+    assigned.set(c, exact);
+    used.add(exact);
   }
-  for (const c of candidates) {
-    if (byKey.has(c.tid.key)) continue;
+  // Only controllers no exact match took can be fuzzy matches, so only those are indexed.
+  const fuzzyIndex = new Map<string, KernelController[]>();
+  for (const k of io) {
+    const own = kernelTids.get(k);
+    if (own !== undefined && !used.has(k))
+      pushTo(fuzzyIndex, fuzzyKey(k.controller.transport, own.traddr, own.subsysnqn), k);
+  }
+  for (const c of inexact) {
     const matches = (fuzzyIndex.get(fuzzyKey(c.tid.transport, c.tid.traddr, c.tid.subsysnqn)) ?? [])
       .filter((k) => !used.has(k) && controllerMatchesTid(k.controller, c.tid, ifaces, { role: 'io' }))
       .sort((a, b) => rank(a) - rank(b) || a.controller.instance - b.controller.instance);
     const best = matches[0];
     if (best !== undefined) {
-      byKey.set(c.tid.key, best);
+      assigned.set(c, best);
       used.add(best);
     }
   }
-  return byKey;
+  return assigned;
 }
 
 function desiredAction(c: Candidate, k: KernelController | undefined, input: PlanInput): IocAction {
@@ -634,10 +665,15 @@ interface Undesired {
   readonly unknownPage: DiscoveredPage | undefined;
 }
 
-function undesiredAction(k: KernelController, key: string, u: Undesired, input: PlanInput): IocAction {
+function undesiredAction(
+  k: KernelController,
+  tid: Tid | undefined,
+  key: string,
+  u: Undesired,
+  input: PlanInput,
+): IocAction {
   const c = k.controller;
   const device = c.device;
-  const tid = tidOfController(c);
   const owned = k.owner === undefined ? {} : { owner: k.owner };
   if (tid === undefined || !isFabricsController(c)) {
     return {
@@ -740,10 +776,13 @@ export function planIocs(input: PlanInput): IocAction[] {
   const ordered = [...candidates.values()].sort((a, b) =>
     a.tid.key < b.tid.key ? -1 : a.tid.key > b.tid.key ? 1 : 0,
   );
-  const assigned = assign(ordered, input.kernel, input.ifaces);
+  // tidOfController builds a new TID on every call; assign and the undesired pass both need each
+  // controller's TID, so it is built once here.
+  const kernelTids: KernelTids = new Map(input.kernel.map((k) => [k, tidOfController(k.controller)]));
+  const assigned = assign(ordered, input.kernel, kernelTids, input.ifaces);
 
   const actions = new Map<string, IocAction>();
-  for (const c of ordered) actions.set(c.tid.key, desiredAction(c, assigned.get(c.tid.key), input));
+  for (const c of ordered) actions.set(c.tid.key, desiredAction(c, assigned.get(c), input));
   for (const [key, s] of skipped) {
     actions.set(key, {
       key,
@@ -765,24 +804,20 @@ export function planIocs(input: PlanInput): IocAction[] {
   const skippedIndex = new Map<string, SkippedCandidate[]>();
   for (const s of skipped.values())
     if (s.tid !== null)
-      pushTo(
-        skippedIndex,
-        JSON.stringify([s.reason, fuzzyKey(s.tid.transport, s.tid.traddr, s.tid.subsysnqn)]),
-        s,
-      );
+      pushTo(skippedIndex, `${s.reason} ${fuzzyKey(s.tid.transport, s.tid.traddr, s.tid.subsysnqn)}`, s);
   const undesired: Undesired = {
-    skippedLike: (reason, like) => skippedIndex.get(JSON.stringify([reason, like])) ?? [],
+    skippedLike: (reason, like) => skippedIndex.get(`${reason} ${like}`) ?? [],
     candidatesLike: (like) => candidatesIndex.get(like) ?? [],
     unresolved,
     unknownPage: input.discovered.ok ? input.discovered.value.find((p) => p.state === 'unknown') : undefined,
   };
   for (const k of input.kernel) {
     if (used.has(k)) continue;
-    const own = tidOfController(k.controller);
+    const own = kernelTids.get(k);
     let key = own === undefined ? kernelKey(k.controller) : (own.key as string);
     const clash = actions.get(key);
     if (clash !== undefined && clash.kind !== 'skip') key = `${key}@${k.controller.device}`;
-    actions.set(key, undesiredAction(k, key, undesired, input));
+    actions.set(key, undesiredAction(k, own, key, undesired, input));
   }
   return [...actions.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
