@@ -32,7 +32,7 @@ export class DryRunFabricsDevice implements FabricsDevice {
     const shown = redactConnectString(text);
     if (!this.#seen.has(shown)) {
       this.#seen.add(shown);
-      this.#log.info({ connect: shown }, `dry run: would write to /dev/nvme-fabrics: ${shown}`);
+      this.#log.info(`dry run: would write to /dev/nvme-fabrics: ${shown}`);
     }
     return Promise.resolve({
       ok: false,
