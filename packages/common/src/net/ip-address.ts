@@ -25,7 +25,7 @@
  *   usable interface name or index (see ifname.ts).
  * - No surrounding blanks, brackets, prefix lengths or ports are accepted.
  *
- * Tests: ip-address.test.ts
+ * Tests: ip-address.test.ts, ip-address.prop.test.ts
  */
 import { isValidIfName } from './ifname.js';
 
@@ -39,21 +39,42 @@ export interface IpAddress {
   readonly scope?: string;
 }
 
-const IPV4_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
 const IPV6_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
-/** Four octets, or null. */
-function parseIpv4Octets(text: string): number[] | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  const octets: number[] = [];
-  for (const part of parts) {
-    if (!IPV4_OCTET.test(part)) return null;
-    const value = Number(part);
-    if (value > 255) return null;
-    octets.push(value);
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+const DOT = 0x2e;
+
+/**
+ * The 32-bit value of a dotted quad, or -1. Accepts exactly four dot-separated
+ * octets, each `0` or 1–3 decimal digits without a leading zero, at most 255.
+ * A hand-rolled scan (no split, no regex): this runs once per address field of
+ * every TID built. Anything it accepts is already canonical text.
+ */
+function parseIpv4Value(text: string): number {
+  const length = text.length;
+  if (length < 7 || length > 15) return -1;
+  let value = 0;
+  let octets = 0;
+  let i = 0;
+  for (;;) {
+    const start = i;
+    let octet = 0;
+    while (i < length) {
+      const c = text.charCodeAt(i);
+      if (c < DIGIT_0 || c > DIGIT_9) break;
+      octet = octet * 10 + (c - DIGIT_0);
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || octet > 255) return -1;
+    if (digits > 1 && text.charCodeAt(start) === DIGIT_0) return -1; // leading zero
+    value = value * 256 + octet;
+    octets++;
+    if (octets === 4) return i === length ? value : -1;
+    if (i === length || text.charCodeAt(i) !== DOT) return -1;
+    i++;
   }
-  return octets;
 }
 
 /** Parse the hex (and optional trailing dotted-quad) pieces of one side of `::` into 16-bit groups. */
@@ -66,10 +87,9 @@ function parseIpv6Pieces(pieces: readonly string[], allowIpv4Tail: boolean): num
       continue;
     }
     if (allowIpv4Tail && i === pieces.length - 1) {
-      const octets = parseIpv4Octets(piece);
-      if (octets === null) return null;
-      const [a = 0, b = 0, c = 0, d = 0] = octets;
-      groups.push((a << 8) | b, (c << 8) | d);
+      const value = parseIpv4Value(piece);
+      if (value === -1) return null;
+      groups.push(Math.floor(value / 0x10000), value % 0x10000);
       continue;
     }
     return null;
@@ -122,7 +142,8 @@ function formatIpv6(groups: readonly number[]): string {
 }
 
 function isMapped(groups: readonly number[]): boolean {
-  return groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+  for (let i = 0; i < 5; i++) if (groups[i] !== 0) return false;
+  return groups[5] === 0xffff;
 }
 
 function isLinkLocalGroups(groups: readonly number[]): boolean {
@@ -137,15 +158,16 @@ export function parseIpAddress(text: string): IpAddress | null {
 
   if (!address.includes(':')) {
     if (scope !== undefined) return null; // a scope only makes sense on IPv6
-    const octets = parseIpv4Octets(address);
-    return octets === null ? null : Object.freeze({ family: 4, text: octets.join('.') });
+    // Every dotted quad parseIpv4Value accepts is already canonical: keep the text.
+    return parseIpv4Value(address) === -1 ? null : Object.freeze({ family: 4, text: address });
   }
 
   const groups = parseIpv6Groups(address);
   if (groups === null) return null;
   if (scope !== undefined && (scope.includes('%') || !isValidIfName(scope))) return null;
   if (isMapped(groups)) {
-    const [hi = 0, lo = 0] = groups.slice(6);
+    const hi = groups[6] ?? 0;
+    const lo = groups[7] ?? 0;
     return Object.freeze({ family: 4, text: `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}` });
   }
   const plain = formatIpv6(groups);

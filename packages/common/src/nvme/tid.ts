@@ -25,7 +25,7 @@
  * collisions; an empty exclusion filter matches nothing (fixes C5).
  *
  * Used by: config/controller-spec.ts, the daemons' tables, the DLP cache.
- * Tests: tid.test.ts, tid.prop.test.ts
+ * Tests: tid.test.ts, tid.prop.test.ts, tid-fast-path.prop.test.ts
  */
 import { StasError } from '../errors.js';
 import { parseIpAddress } from '../net/ip-address.js';
@@ -80,8 +80,21 @@ export function defaultTrsvcid(transport: Transport, role: TidRole): string {
   }
 }
 
+/**
+ * Lower-case A–Z only (other letters are left alone). Text with no upper-case
+ * ASCII letter comes back as is; all-ASCII text can use toLowerCase, which
+ * then changes exactly A–Z.
+ */
 function asciiLower(text: string): string {
-  return text.replace(/[A-Z]+/g, (run) => run.toLowerCase());
+  let hasUpper = false;
+  let asciiOnly = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) hasUpper = true;
+    else if (c > 0x7f) asciiOnly = false;
+  }
+  if (!hasUpper) return text;
+  return asciiOnly ? text.toLowerCase() : text.replace(/[A-Z]+/g, (run) => run.toLowerCase());
 }
 
 const FC_COMMA_FORM = /^(nn-0x[0-9a-f]+),(pn-0x[0-9a-f]+)$/;
@@ -93,6 +106,7 @@ const FC_COMMA_FORM = /^(nn-0x[0-9a-f]+),(pn-0x[0-9a-f]+)$/;
  * log pages use rewritten to `nn-0x…:pn-0x…`; loop → unchanged.
  */
 export function canonicalTransportAddress(transport: Transport, text: string): string {
+  if (text === '') return ''; // every branch below maps '' to ''
   switch (transport) {
     case 'tcp':
     case 'rdma':
@@ -106,7 +120,13 @@ export function canonicalTransportAddress(transport: Transport, text: string): s
 
 /** A decimal port loses its leading zeros (`04420` → `4420`); anything else is kept as given. */
 function canonicalPort(text: string): string {
-  return /^[0-9]+$/.test(text) ? text.replace(/^0+(?=.)/, '') : text;
+  let zeros = 0; // leading zeros that can go (never the last digit)
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return text;
+    if (c === 0x30 && zeros === i && i < text.length - 1) zeros++;
+  }
+  return zeros === 0 ? text : text.slice(zeros);
 }
 
 /**
@@ -125,36 +145,37 @@ export function createTid(fields: TidInput, opts: { readonly role: TidRole }): T
   const hasPort = transport === 'tcp' || transport === 'rdma';
   const port = hasPort ? canonicalPort(fields.trsvcid ?? '') : '';
   const subsysnqn = fields.subsysnqn ?? '';
-  const normalised: TidFields = {
+  const traddr = canonicalTransportAddress(transport, fields.traddr);
+  const trsvcid = port === '' ? defaultTrsvcid(transport, opts.role) : port;
+  const nqn = subsysnqn === '' && opts.role === 'discovery' ? WELL_KNOWN_DISCOVERY_NQN : subsysnqn;
+  const hostTraddr = canonicalTransportAddress(transport, fields.hostTraddr ?? '');
+  const hostIface = fields.hostIface ?? '';
+  const hostNqn = fields.hostNqn ?? '';
+  const hostId = asciiLower(fields.hostId ?? '');
+  // One literal in the field order of TidFields, then `key`: the same shape as before.
+  return Object.freeze({
     transport,
-    traddr: canonicalTransportAddress(transport, fields.traddr),
-    trsvcid: port === '' ? defaultTrsvcid(transport, opts.role) : port,
-    subsysnqn: subsysnqn === '' && opts.role === 'discovery' ? WELL_KNOWN_DISCOVERY_NQN : subsysnqn,
-    hostTraddr: canonicalTransportAddress(transport, fields.hostTraddr ?? ''),
-    hostIface: fields.hostIface ?? '',
-    hostNqn: fields.hostNqn ?? '',
-    hostId: asciiLower(fields.hostId ?? ''),
-  };
-  return Object.freeze({ ...normalised, key: keyOf(normalised) }) as Tid;
+    traddr,
+    trsvcid,
+    subsysnqn: nqn,
+    hostTraddr,
+    hostIface,
+    hostNqn,
+    hostId,
+    key: keyOf(transport, traddr, trsvcid, nqn, hostTraddr, hostIface, hostNqn, hostId),
+  }) as Tid;
 }
 
-/** `%` and `|` escaped, so that joining with `|` is injective. */
+/** `%` and `|` escaped, so that joining with `|` is injective. Most parts hold neither: no regex then. */
 function escapeKeyPart(text: string): string {
+  if (text.indexOf('%') === -1 && text.indexOf('|') === -1) return text;
   return text.replace(/[%|]/g, (c) => (c === '%' ? '%25' : '%7C'));
 }
 
-function keyOf(f: TidFields): TidKey {
-  const parts = [
-    f.transport,
-    f.traddr,
-    f.trsvcid,
-    f.subsysnqn,
-    f.hostTraddr,
-    f.hostIface,
-    f.hostNqn,
-    f.hostId,
-  ];
-  return parts.map(escapeKeyPart).join('|') as TidKey;
+function keyOf(...parts: readonly string[]): TidKey {
+  let key = escapeKeyPart(parts[0] ?? '');
+  for (let i = 1; i < parts.length; i++) key += `|${escapeKeyPart(parts[i] ?? '')}`;
+  return key as TidKey;
 }
 
 /**
