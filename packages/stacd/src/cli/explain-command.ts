@@ -7,12 +7,11 @@
  *
  * I/O: one D-Bus call (stacd-client.ts). Tests: stacctl.test.ts, test/integration/stacd-daemon.test.ts
  */
-import { parseArgs } from 'node:util';
 import { STAC_API, STAC_INTERFACE } from '@stas/common/dbus/stac-api';
 import type { ExplainJson } from '../dbus/controller-dicts.js';
 import { withStacd } from './stacd-client.js';
 import { renderTable } from './table.js';
-import { usageError, type CliContext, type StacctlVerb } from './verb.js';
+import { parseVerbFlags, type CliContext, type StacctlVerb } from './verb.js';
 
 export const EXPLAIN_USAGE = `usage: stacctl explain [--json]
 
@@ -57,25 +56,12 @@ export const explainVerb: StacctlVerb = {
   name: 'explain',
   summary: 'show the decision and its reason for every controller',
   run: async (argv, ctx: CliContext) => {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: [...argv],
-        options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      return usageError(ctx, err instanceof Error ? err.message : String(err), 'explain');
-    }
-    if (values.help === true) {
-      ctx.out(`${EXPLAIN_USAGE}\n`);
-      return 0;
-    }
+    const parsed = parseVerbFlags(argv, ctx, { name: 'explain', usage: EXPLAIN_USAGE });
+    if (typeof parsed === 'number') return parsed;
     return withStacd(ctx, async (bus) => {
       const text = await bus.callMethod(STAC_API, STAC_INTERFACE, 'explain', {});
       const plan = JSON.parse(text) as ExplainJson;
-      ctx.out(values.json === true ? `${JSON.stringify(plan, null, 2)}\n` : renderExplain(plan));
+      ctx.out(parsed.json ? `${JSON.stringify(plan, null, 2)}\n` : renderExplain(plan));
       return 0;
     });
   },

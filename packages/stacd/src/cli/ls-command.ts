@@ -7,12 +7,11 @@
  *
  * I/O: one D-Bus call (stacd-client.ts). Tests: stacctl.test.ts, test/integration/stacd-daemon.test.ts
  */
-import { parseArgs } from 'node:util';
 import type { StringDict } from '@stas/common/dbus/api-shared';
 import { STAC_API, STAC_INTERFACE } from '@stas/common/dbus/stac-api';
 import { withStacd } from './stacd-client.js';
 import { renderPairs, renderTable } from './table.js';
-import { usageError, type CliContext, type StacctlVerb } from './verb.js';
+import { parseVerbFlags, type CliContext, type StacctlVerb } from './verb.js';
 
 export const LS_USAGE = `usage: stacctl ls [-d] [--json]
 
@@ -50,27 +49,14 @@ export const lsVerb: StacctlVerb = {
   name: 'ls',
   summary: 'list the I/O controllers stacd manages',
   run: async (argv, ctx: CliContext) => {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: [...argv],
-        options: {
-          detailed: { type: 'boolean', short: 'd' },
-          json: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      return usageError(ctx, err instanceof Error ? err.message : String(err), 'ls');
-    }
-    if (values.help === true) {
-      ctx.out(`${LS_USAGE}\n`);
-      return 0;
-    }
-    const detailed = values.detailed === true;
-    const json = values.json === true;
+    const parsed = parseVerbFlags(argv, ctx, {
+      name: 'ls',
+      usage: LS_USAGE,
+      flags: { detailed: { type: 'boolean', short: 'd' } },
+    });
+    if (typeof parsed === 'number') return parsed;
+    const detailed = parsed.flags.detailed;
+    const json = parsed.json;
     return withStacd(ctx, async (bus) => {
       const list = await bus.callMethod(STAC_API, STAC_INTERFACE, 'list_controllers', {
         detailed: detailed || !json,

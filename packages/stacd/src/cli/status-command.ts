@@ -5,12 +5,11 @@
  * --json: `{"process": <process_info object>, "controllers": [<details dict>, …]}` (docs/stacctl.md).
  * I/O: two D-Bus calls (stacd-client.ts). Tests: stacctl.test.ts, test/integration/stacd-daemon.test.ts
  */
-import { parseArgs } from 'node:util';
 import { STAC_API, STAC_DEBUG_INTERFACE, STAC_INTERFACE } from '@stas/common/dbus/stac-api';
 import { controllerTable } from './ls-command.js';
 import { withStacd } from './stacd-client.js';
 import { renderPairs } from './table.js';
-import { usageError, type CliContext, type StacctlVerb } from './verb.js';
+import { parseVerbFlags, type CliContext, type StacctlVerb } from './verb.js';
 
 export const STATUS_USAGE = `usage: stacctl status [--json]
 
@@ -29,28 +28,15 @@ export const statusVerb: StacctlVerb = {
   name: 'status',
   summary: "show stacd's state and its controllers",
   run: async (argv, ctx: CliContext) => {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: [...argv],
-        options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      return usageError(ctx, err instanceof Error ? err.message : String(err), 'status');
-    }
-    if (values.help === true) {
-      ctx.out(`${STATUS_USAGE}\n`);
-      return 0;
-    }
+    const parsed = parseVerbFlags(argv, ctx, { name: 'status', usage: STATUS_USAGE });
+    if (typeof parsed === 'number') return parsed;
     return withStacd(ctx, async (bus) => {
       const infoText = await bus.callMethod(STAC_API, STAC_DEBUG_INTERFACE, 'process_info', {});
       const controllers = await bus.callMethod(STAC_API, STAC_INTERFACE, 'list_controllers', {
         detailed: true,
       });
       const info = JSON.parse(infoText) as Record<string, unknown>;
-      if (values.json === true) {
+      if (parsed.json) {
         ctx.out(`${JSON.stringify({ process: info, controllers }, null, 2)}\n`);
       } else {
         ctx.out(renderPairs(Object.entries(info).map(([k, v]) => [k, show(v)])));

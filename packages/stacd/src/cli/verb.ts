@@ -2,8 +2,9 @@
  * What a stacctl verb is: its name, help, and a run function that parses its own arguments. Each verb
  * lives in its own module (ls, status, tron/troff, explain) and is listed once in stacctl.ts.
  *
- * Types and one helper only. Used by: stacctl.ts, the *-command.ts modules. Tests: stacctl.test.ts
+ * Types and two helpers only. Used by: stacctl.ts, the *-command.ts modules. Tests: stacctl.test.ts
  */
+import { parseArgs } from 'node:util';
 
 /** What the command line gets from its caller (main.ts, or a test). */
 export interface CliContext {
@@ -27,4 +28,43 @@ export function usageError(ctx: CliContext, message: string, verb?: string): num
   const help = verb === undefined ? 'stacctl --help' : `stacctl ${verb} --help`;
   ctx.err(`stacctl: ${message}\nTry '${help}'.\n`);
   return 2;
+}
+
+type FlagOptions = Record<string, { type: 'boolean'; short?: string }>;
+
+/**
+ * The preamble every option-taking verb shares: parse `--json`, `-h/--help` and the verb's own boolean
+ * flags (strict, no positionals). Returns the flags to run with, or the exit status when the verb is done
+ * already (help printed: 0; usage error printed: 2).
+ */
+export function parseVerbFlags<K extends string>(
+  argv: readonly string[],
+  ctx: CliContext,
+  verb: {
+    readonly name: string;
+    readonly usage: string;
+    readonly flags?: Record<K, { type: 'boolean'; short?: string }>;
+  },
+): { readonly json: boolean; readonly flags: Readonly<Record<K, boolean>> } | number {
+  const own: FlagOptions = verb.flags ?? {};
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { ...own, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    return usageError(ctx, err instanceof Error ? err.message : String(err), verb.name);
+  }
+  if (values['help'] === true) {
+    ctx.out(`${verb.usage}\n`);
+    return 0;
+  }
+  const flags = Object.fromEntries(Object.keys(own).map((k) => [k, values[k] === true])) as Record<
+    K,
+    boolean
+  >;
+  return { json: values['json'] === true, flags };
 }
