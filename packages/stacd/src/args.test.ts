@@ -8,7 +8,6 @@ describe('parseStacdArgs', () => {
       args: {
         confFile: undefined,
         tron: false,
-        syslog: false,
         logFormat: undefined,
         busAddress: undefined,
         dryRun: false,
@@ -22,8 +21,6 @@ describe('parseStacdArgs', () => {
       '/x/stacd.conf',
       '--tron',
       '-s',
-      '--log-format',
-      'json',
       '--bus-address',
       'unix:path=/b',
       '--dry-run',
@@ -33,8 +30,7 @@ describe('parseStacdArgs', () => {
       args: {
         confFile: '/x/stacd.conf',
         tron: true,
-        syslog: true,
-        logFormat: 'json',
+        logFormat: 'journal',
         busAddress: 'unix:path=/b',
         dryRun: true,
       },
@@ -48,7 +44,13 @@ describe('parseStacdArgs', () => {
   });
 
   it('refuses unknown options, positionals, a bad log format and an empty file name', () => {
-    for (const argv of [['--bogus'], ['extra'], ['--log-format', 'xml'], ['-f', '']]) {
+    for (const argv of [
+      ['--bogus'],
+      ['extra'],
+      ['--log-format', 'xml'],
+      ['-s', '--log-format', 'text'],
+      ['-f', ''],
+    ]) {
       expect(parseStacdArgs(argv).kind, argv.join(' ')).toBe('error');
     }
   });

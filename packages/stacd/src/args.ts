@@ -1,12 +1,14 @@
 /**
  * stacd's command line, parsed (pure: argv in, a decision out; never exits).
+ * The shared options come from @stas/common/daemon-args (one rule for both
+ * daemons); stacd adds --dry-run.
  *
  *   stacd [-f FILE] [--tron] [-s|--syslog] [--log-format journal|text|json]
  *         [--bus-address ADDR] [--dry-run] [-v|--version] [-h|--help]
  *
  * Tests: args.test.ts
  */
-import { parseArgs } from 'node:util';
+import { parseDaemonArgs } from '@stas/common/daemon-args';
 import type { LogFormat } from '@stas/common/log/logger';
 
 export const USAGE = `usage: stacd [-f FILE] [--tron] [-s] [--log-format FORMAT] [--bus-address ADDR] [--dry-run]
@@ -31,7 +33,7 @@ Signals: SIGHUP reloads stacd.conf and sys.conf; SIGTERM stops without disconnec
 export interface StacdArgs {
   readonly confFile: string | undefined;
   readonly tron: boolean;
-  readonly syslog: boolean;
+  /** journal for --syslog; undefined: the logger chooses from the environment. */
   readonly logFormat: LogFormat | undefined;
   readonly busAddress: string | undefined;
   readonly dryRun: boolean;
@@ -43,46 +45,17 @@ export type ParsedStacdArgs =
   | { readonly kind: 'version' }
   | { readonly kind: 'error'; readonly message: string };
 
-const FORMATS: readonly LogFormat[] = ['journal', 'text', 'json'];
-
 export function parseStacdArgs(argv: readonly string[]): ParsedStacdArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        'conf-file': { type: 'string', short: 'f' },
-        tron: { type: 'boolean' },
-        syslog: { type: 'boolean', short: 's' },
-        'log-format': { type: 'string' },
-        'bus-address': { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        version: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    return { kind: 'error', message: err instanceof Error ? err.message : String(err) };
+  const parsed = parseDaemonArgs(argv, ['dry-run']);
+  switch (parsed.kind) {
+    case 'usage-error':
+      return { kind: 'error', message: parsed.message };
+    case 'help':
+    case 'version':
+      return parsed;
+    case 'run': {
+      const { confFile, tron, logFormat, busAddress, flags } = parsed.options;
+      return { kind: 'run', args: { confFile, tron, logFormat, busAddress, dryRun: flags.has('dry-run') } };
+    }
   }
-  if (values.help === true) return { kind: 'help' };
-  if (values.version === true) return { kind: 'version' };
-  const format = values['log-format'];
-  const logFormat = FORMATS.find((f) => f === format);
-  if (format !== undefined && logFormat === undefined)
-    return { kind: 'error', message: `--log-format must be journal, text or json, not '${format}'` };
-  const confFile = values['conf-file'];
-  if (confFile === '') return { kind: 'error', message: '--conf-file needs a file name' };
-  return {
-    kind: 'run',
-    args: {
-      confFile,
-      tron: values.tron === true,
-      syslog: values.syslog === true,
-      logFormat,
-      busAddress: values['bus-address'],
-      dryRun: values['dry-run'] === true,
-    },
-  };
 }

@@ -44,7 +44,7 @@ async function main(): Promise<number> {
   const args = parsed.args;
   const env = process.env;
   const paths = resolvePaths(env);
-  const format = args.logFormat ?? (args.syslog ? 'journal' : chooseLogFormat(env, process.stderr.isTTY));
+  const format = chooseLogFormat(env, process.stderr.isTTY, args.logFormat);
   const log = createLogger({ name: 'stacd', level: args.tron ? 'debug' : 'info', format });
 
   let dryRun = args.dryRun;

@@ -3,15 +3,15 @@
  *   stafd [-f FILE] [--tron] [-s|--syslog] [--log-format journal|text|json]
  *         [--bus-address ADDRESS] [-v|--version] [-h|--help]
  *
- * Pure: argv in, a decision out (run with options, print help or version, or a
+ * The shared options are parsed by @stas/common/daemon-args (one rule for both
+ * daemons). Pure: argv in, a decision out (run with options, print help or version, or a
  * usage error with its message). Exit codes are main.ts's business: 0 for
  * help/version, 2 for usage errors (as argparse).
  *
  * Used by: main.ts
  * Tests:   main-args.test.ts
  */
-import { parseArgs } from 'node:util';
-import { describeError } from '@stas/common/errors';
+import { parseDaemonArgs } from '@stas/common/daemon-args';
 import type { LogFormat } from '@stas/common/log/logger';
 
 export const STAFD_USAGE = `usage: stafd [-h] [-v] [-f FILE] [--tron] [-s] [--log-format FORMAT] [--bus-address ADDRESS]
@@ -45,47 +45,9 @@ export type StafdArgs =
   | { readonly kind: 'version' }
   | { readonly kind: 'usage-error'; readonly message: string };
 
-const LOG_FORMATS: readonly LogFormat[] = ['journal', 'text', 'json'];
-
 export function parseStafdArgs(argv: readonly string[]): StafdArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        'conf-file': { type: 'string', short: 'f' },
-        tron: { type: 'boolean' },
-        syslog: { type: 'boolean', short: 's' },
-        'log-format': { type: 'string' },
-        'bus-address': { type: 'string' },
-        version: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: false,
-      strict: true,
-    }));
-  } catch (err) {
-    return { kind: 'usage-error', message: describeError(err) };
-  }
-  if (values.help === true) return { kind: 'help' };
-  if (values.version === true) return { kind: 'version' };
-  const requested = values['log-format'];
-  const format = LOG_FORMATS.find((f) => f === requested);
-  if (requested !== undefined && format === undefined) {
-    return { kind: 'usage-error', message: `--log-format must be journal, text or json, not "${requested}"` };
-  }
-  if (values.syslog === true && format !== undefined && format !== 'journal') {
-    return { kind: 'usage-error', message: `--syslog and --log-format ${format} contradict each other` };
-  }
-  const confFile = values['conf-file'];
-  if (confFile === '') return { kind: 'usage-error', message: '-f/--conf-file needs a file name' };
-  return {
-    kind: 'run',
-    options: {
-      confFile,
-      tron: values.tron === true,
-      logFormat: values.syslog === true ? 'journal' : format,
-      busAddress: values['bus-address'],
-    },
-  };
+  const parsed = parseDaemonArgs(argv);
+  if (parsed.kind !== 'run') return parsed;
+  const { confFile, tron, logFormat, busAddress } = parsed.options;
+  return { kind: 'run', options: { confFile, tron, logFormat, busAddress } };
 }
