@@ -1,6 +1,7 @@
 /**
  * The benchmark report: one row per figure with its target and a pass/miss
- * mark, printed as a table and written as JSON (bench/results/latest.json).
+ * mark ('—' for a figure whose target is only to report it), printed as a
+ * table and written as JSON (bench/results/latest.json).
  * Figures are medians of several runs; rows that compare with a peer tool
  * (nvme-cli) carry the ratio measured in the same invocation.
  */
@@ -36,7 +37,7 @@ export function formatTable(rows: readonly Row[]): string {
     r.figure,
     Number.isNaN(r.value) ? '-' : `${Number.isInteger(r.value) ? r.value : r.value.toFixed(2)} ${r.unit}`,
     r.target,
-    Number.isNaN(r.value) ? '-' : r.pass ? 'pass' : 'MISS',
+    Number.isNaN(r.value) ? '-' : r.target === 'report' ? '—' : r.pass ? 'pass' : 'MISS',
     String(r.runs),
     r.detail ?? '',
   ]);

@@ -14,6 +14,7 @@ import { connects200 } from './connect-200.js';
 import { planning } from './plan-10k.js';
 import { logPage10k } from './log-page-10k.js';
 import { aenLatency } from './aen-latency.js';
+import { mdnsToConnect } from './mdns-connect.js';
 import { idleFootprint, startupTimes } from './daemons.js';
 import { qemuFigures } from './qemu.js';
 import type { Row } from './report.js';
@@ -57,16 +58,7 @@ const benches: Bench[] = [
     name: 'mdns',
     figure: 'mDNS announce → connect string written',
     target: 'report',
-    run: () =>
-      Promise.resolve([
-        notMeasured(
-          'mDNS announce → connect string written',
-          'avahi in a netns + fake fabrics',
-          'report',
-          'not built within the time box (needs avahi-daemon in a network namespace publishing _nvme-disc._tcp, ' +
-            'stafd with the avahi browser and stacd; test/integration/fixtures/avahi.ts + netns.ts have the pieces)',
-        ),
-      ]),
+    run: () => mdnsToConnect(runs),
   },
   {
     name: 'log-page-10k',

@@ -3,7 +3,8 @@
  * unix socket in a temporary directory; the few lines of
  * test/integration/fixtures/dbus-daemon.ts the benchmarks need), a temporary
  * STAS_ROOT with sys.conf, an in-memory logger, polling waits, process
- * RSS/CPU readers and the 'not measured' row.
+ * RSS/CPU readers, the DC simulator as a process (optionally inside a network
+ * namespace), a teardown list and the 'not measured' row.
  *
  * Touches only its temporary directories and the children it starts (killed
  * by their handle). Fails by throwing; run.ts turns a throw into a
@@ -160,11 +161,46 @@ export async function procUsage(pid: number): Promise<{ rss: number; cpu: number
 
 export const MB = 1024 * 1024;
 
+/**
+ * Undo steps registered as each resource comes up; `run()` runs them newest
+ * first, every one even if an earlier one fails, and rethrows the first
+ * failure (so a half-done set-up is still torn down).
+ */
+export class Teardown {
+  readonly #steps: (() => Promise<void>)[] = [];
+
+  add(step: () => Promise<void>): void {
+    this.#steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    const failures: unknown[] = [];
+    for (const step of this.#steps.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    const [first] = failures;
+    if (first instanceof Error) throw first;
+    if (failures.length > 0) throw new AggregateError(failures, 'teardown failed');
+  }
+}
+
 export interface SimProcess {
   readonly host: string;
   readonly port: number;
   readonly pid: number;
   close(): Promise<void>;
+}
+
+/** Where a simulator process listens: default 127.0.0.1, any free port, this network namespace. */
+export interface SimPlace {
+  /** Run it inside this network namespace (`ip netns exec`). */
+  readonly netns?: string;
+  readonly host?: string;
+  readonly port?: number;
 }
 
 /**
@@ -174,13 +210,26 @@ export interface SimProcess {
 export async function startSimProcess(
   entries: readonly { traddr: string; subnqn: string }[],
   dir: string,
+  place: SimPlace = {},
 ): Promise<SimProcess> {
   const file = join(dir, `entries-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(file, JSON.stringify(entries));
   const main = new URL('../../packages/common/dist/testing/dc-sim/dc-sim-main.js', import.meta.url).pathname;
-  const child = spawn(process.execPath, [main, '--host', '127.0.0.1', '--port', '0', '--entries', file], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = [
+    main,
+    '--host',
+    place.host ?? '127.0.0.1',
+    '--port',
+    String(place.port ?? 0),
+    '--entries',
+    file,
+  ];
+  const child =
+    place.netns === undefined
+      ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('ip', ['netns', 'exec', place.netns, process.execPath, ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   const [host, port] = await new Promise<[string, number]>((resolve, reject) => {
     let out = '';
     let err = '';
