@@ -1,19 +1,19 @@
 // Bounded resources with both daemons in-process on a private bus: 1,000 DCs announced at once (a fake
-// mDNS browser), a log page of 100,000 entries (above the 65,536-entry limit of the log reader), two DCs
-// referring to each other, and a DC flooding discovery AENs. During each, D-Bus calls to both daemons are
-// answered quickly (every latency is measured; asserted generously: p95 < 100 ms, max < 1 s; 2 s for the
-// 1,000-DC burst), heapUsed
-// growth stays under a limit, and where a limit applies a log line names it.
+// mDNS browser), a log page of 100,000 entries (above the default [Limits] max-log-page-entries, 65,536),
+// two DCs referring to each other, and a DC flooding discovery AENs. During each, D-Bus calls to both
+// daemons are answered quickly (every latency is measured; asserted generously: p95 < 100 ms, max < 1 s;
+// 2 s for the 1,000-DC burst), heapUsed growth stays under a limit, and where a limit applies a log line
+// names its stafd.conf key; limits set in stafd.conf ([Limits]) are hit, named, and changed by a reload.
 // STAS_LONG=1: 5,000 DCs, 20,000 AENs, and a 65,536-entry page read in full.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connectSystemBus, type SystemBus } from '@stas/common/dbus/bus';
-import { STAC_API, STAC_INTERFACE } from '@stas/common/dbus/stac-api';
-import { STAF_API, STAF_INTERFACE } from '@stas/common/dbus/staf-api';
+import { STAC_API, STAC_DEBUG_INTERFACE, STAC_INTERFACE } from '@stas/common/dbus/stac-api';
+import { STAF_API, STAF_DEBUG_INTERFACE, STAF_INTERFACE } from '@stas/common/dbus/staf-api';
 import { nvmeEntry, referralEntry } from '@stas/common/testing/dc-sim/dc-sim-entries';
 import { DcSimulator, type DcSimOptions } from '@stas/common/testing/dc-sim/dc-simulator';
 import { startDbusDaemon, type DbusDaemon } from './fixtures/dbus-daemon.js';
-import { loopbackService } from './fixtures/stafd-harness.js';
+import { loopbackService, waitForLog } from './fixtures/stafd-harness.js';
 import { createStasStack, heapUsedMb, maxOf, probeWhile, type StasStack } from './fixtures/stas-stack.js';
 import { recordTiming } from './fixtures/timings.js';
 import { waitFor } from './fixtures/wait.js';
@@ -60,6 +60,15 @@ describe('bounds: stafd + stacd under load', () => {
       await client.callMethod(STAC_API, STAC_INTERFACE, 'list_controllers', { detailed: true });
   };
 
+  /**
+   * One constant-size call to each daemon (a property Get): how long a caller waits for the daemon's
+   * event loop, without the cost of a large reply (list_controllers of 1,000 DCs is 1.3 MB).
+   */
+  const smallProbe = async (): Promise<void> => {
+    await client.getProperty(STAF_API, STAF_DEBUG_INTERFACE, 'log_level');
+    if (stack.stacd !== undefined) await client.getProperty(STAC_API, STAC_DEBUG_INTERFACE, 'log_level');
+  };
+
   /** First calls pay for connection set-up and JIT; they are not what is measured. */
   async function warmUp(): Promise<void> {
     for (let i = 0; i < 5; i++) await probe();
@@ -84,10 +93,9 @@ describe('bounds: stafd + stacd under load', () => {
     `keeps answering while ${MANY_DCS} mDNS DCs are announced at once (none reachable)`,
     { timeout: LONG ? 300_000 : 30_000 },
     async () => {
-      await stack.stafd.writeConf('[Global]\n');
+      await stack.stafd.writeConf(`[Limits]\nmax-discovery-controllers = ${MANY_DCS}\n`);
       const app = await stack.stafd.start({
         sessionOptions: { icrespTimeoutMs: 500, adminTimeoutMs: 1000 },
-        maxDcs: MANY_DCS,
       });
       await stack.startStacd();
       await warmUp();
@@ -99,31 +107,43 @@ describe('bounds: stafd + stacd under load', () => {
       }));
       const busy = (async () => {
         stack.stafd.browser.announce(services);
+        // Polled every 50 ms: each poll builds 1,000 views in this same process.
         await waitFor(() => app.daemon.controllers().length === MANY_DCS, {
           timeoutMs: LONG ? 120_000 : 15_000,
+          intervalMs: 50,
           what: `${MANY_DCS} DCs known`,
         });
         // Let every runner fail its first connect.
         await waitFor(() => app.daemon.controllers().every((c) => c.runner.counters.openFailures > 0), {
           timeoutMs: LONG ? 120_000 : 15_000,
+          intervalMs: 50,
           what: 'every DC tried',
         });
       })();
       const loop = monitorEventLoopDelay({ resolution: 5 });
       loop.enable();
-      const latencies = await probeWhile(probe, busy);
+      // Each round: the full detailed listing, then a small call (the wait for the event loop alone).
+      const small: number[] = [];
+      const latencies = await probeWhile(async () => {
+        await probe();
+        const t0 = performance.now();
+        await smallProbe();
+        small.push(performance.now() - t0);
+      }, busy);
       loop.disable();
       recordTiming(
         'bounds',
         `${MANY_DCS} DCs: event-loop delay max ${(loop.max / 1e6).toFixed(0)} ms`,
         loop.max / 1e6,
       );
-      // Known: a burst of 1,000 new DCs still holds the loop for a few hundred ms (1,000 sessions failing
-      // at once, logging, GC); RUNNER_STARTS_PER_TURN brought it down from about 2 s (5,000 DCs: about 3 s). Asserted generously.
-      assertLatencies(`${MANY_DCS} DCs announced`, latencies, {
-        p95: LONG ? 5000 : 2000,
-        max: LONG ? 5000 : 2000,
-      });
+      // stafd slices the burst (round actions, runner starts and session opens per event-loop turn), so
+      // small calls are answered within tens of ms. A detailed listing of 1,000 DCs is slow by itself
+      // (1.3 MB marshalled by dbus-next and decoded again in this same process: 100-300 ms on a loaded
+      // 2-CPU machine, as much after the burst as during it). Both asserted generously: other test
+      // files and processes share the CPUs.
+      const burstLimits = { p95: LONG ? 5000 : 2000, max: LONG ? 5000 : 2000 };
+      assertLatencies(`${MANY_DCS} DCs announced, small calls`, small, burstLimits);
+      assertLatencies(`${MANY_DCS} DCs announced`, latencies, burstLimits);
       const growth = heapUsedMb() - heap0;
       recordTiming('bounds', `${MANY_DCS} DCs: heapUsed growth ${growth.toFixed(1)} MB`, growth);
       expect(growth).toBeLessThan(HEAP_GROWTH_LIMIT_MB);
@@ -140,9 +160,9 @@ describe('bounds: stafd + stacd under load', () => {
     },
   );
 
-  it('holds at most maxDcs mDNS DCs and says which limit was hit', async () => {
-    await stack.stafd.writeConf('[Global]\n');
-    const app = await stack.stafd.start({ maxDcs: 50 });
+  it('holds at most max-discovery-controllers mDNS DCs (stafd.conf) and says which limit was hit', async () => {
+    await stack.stafd.writeConf('[Limits]\nmax-discovery-controllers = 50\n');
+    const app = await stack.stafd.start();
     stack.stafd.browser.announce(
       Array.from({ length: 80 }, (_, i) => ({
         ...loopbackService(21000 + i, `dc-${i}`),
@@ -152,10 +172,22 @@ describe('bounds: stafd + stacd under load', () => {
     await waitFor(() => app.daemon.controllers().length === 50, { timeoutMs: 5000, what: '50 DCs held' });
     await app.daemon.whenIdle();
     expect(app.daemon.controllers()).toHaveLength(50);
-    const limit = stack.stafd.logs.filter((l) => l['limit'] === 'maxDcs');
+    const limit = stack.stafd.logs.filter((l) => l['limit'] === 'max-discovery-controllers');
     expect(limit).toHaveLength(1);
     expect(limit[0]?.level).toBe(40);
-    expect(limit[0]?.msg).toContain('limit of 50 discovery controllers reached (maxDcs)');
+    expect(limit[0]?.msg).toContain(
+      'limit of 50 discovery controllers reached ([Limits] max-discovery-controllers)',
+    );
+    // A reload lowering the limit drops the DCs added last, naming the key.
+    await stack.stafd.writeConf('[Limits]\nmax-discovery-controllers = 20\n');
+    await app.reload();
+    expect(app.daemon.controllers()).toHaveLength(20);
+    expect(app.daemon.controllers().map((c) => c.tid.trsvcid)).toEqual(
+      Array.from({ length: 20 }, (_, i) => String(21000 + i)),
+    );
+    const dropped = stack.stafd.logs.filter((l) => l['reason'] === 'limit');
+    expect(dropped).toHaveLength(30);
+    expect(dropped[0]?.msg).toContain('([Limits] max-discovery-controllers)');
   });
 
   it('refuses a 100,000-entry log page at the log reader limit, logs the limit and keeps answering', async () => {
@@ -180,11 +212,43 @@ describe('bounds: stafd + stacd under load', () => {
     const line = await busy;
     expect(line.level).toBeGreaterThanOrEqual(40);
     expect(JSON.stringify(line)).toContain('NUMREC 100000');
+    expect(JSON.stringify(line)).toContain('(set by [Limits] max-log-page-entries)');
     expect(app.daemon.controllers()[0]?.runner.counters.logReads ?? 0).toBe(0);
     expect(stack.fabrics.connects).toEqual([]);
     const growth = heapUsedMb() - heap0;
     recordTiming('bounds', `100,000-entry page: heapUsed growth ${growth.toFixed(1)} MB`, growth);
     expect(growth).toBeLessThan(HEAP_GROWTH_LIMIT_MB);
+  });
+
+  it('refuses a page above max-log-page-entries set in stafd.conf, names the key, and reads it after a reload raises it', async () => {
+    const entries = Array.from({ length: 300 }, (_, i) =>
+      nvmeEntry({ traddr: '127.0.0.1', subnqn: `nqn.2024-01.io.stas.limit:s${i}` }),
+    );
+    const dc = await sim({ entries });
+    const controller = `[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${dc.port}\n`;
+    await stack.stafd.writeConf(`[Limits]\nmax-log-page-entries = 200\n${controller}`);
+    const app = await stack.stafd.start();
+    const refused = await waitForLog(
+      stack.stafd.logs,
+      (l) => l.msg.includes('exceeds the limit of 200 entries'),
+      'the entry-limit log line',
+    );
+    expect(refused.level).toBe(40);
+    expect(refused.msg).toContain(
+      'NUMREC 300 exceeds the limit of 200 entries (set by [Limits] max-log-page-entries)',
+    );
+    const dcView = () => app.daemon.controllers()[0];
+    expect(dcView()?.runner.page).toBeNull();
+    expect(dcView()?.runner.counters.logReads).toBe(0);
+
+    await stack.stafd.writeConf(`[Limits]\nmax-log-page-entries = 300\n${controller}`);
+    await app.reload();
+    expect(stack.stafd.logs.some((l) => l['limit'] === 'max-log-page-entries' && l['to'] === 300)).toBe(true);
+    await waitFor(() => dcView()?.runner.page?.entries.length === 300, {
+      timeoutMs: 5000,
+      what: 'the page read under the raised limit',
+    });
+    expect(dc.connections.filter((c) => c.state === 'connected')).toHaveLength(1);
   });
 
   it.runIf(LONG)(

@@ -271,6 +271,97 @@ describe('StafdDaemon', () => {
     expect(outcome.ok ? '' : outcome.reason).toContain('host NQN');
   });
 
+  describe('[Limits]', () => {
+    const services = (n: number, from = 0) =>
+      Array.from({ length: n }, (_, i) => browsedService(`192.0.2.${from + i + 1}`, 8009, 'eth0'));
+    const limitLines = () => recorded.lines.filter((l) => l['limit'] === 'max-discovery-controllers');
+
+    it('holds at most max-discovery-controllers DCs, configured ones always, with one warning naming the key', async () => {
+      await started(
+        '[Limits]\nmax-discovery-controllers = 3\n[Controllers]\ncontroller = transport=tcp;traddr=198.51.100.1\n',
+      );
+      browser.announce(services(5));
+      await idle();
+      expect(daemon.controllers().map((v) => v.origin)).toEqual(['configured', 'discovered', 'discovered']);
+      browser.announce(services(6));
+      await idle();
+      expect(daemon.controllers()).toHaveLength(3);
+      const warnings = limitLines().filter((l) => l.level === 40);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.msg).toBe(
+        'limit of 3 discovery controllers reached ([Limits] max-discovery-controllers): mDNS and referred DCs beyond it are not held',
+      );
+      expect(warnings[0]?.['value']).toBe(3);
+    });
+
+    it('drops the most recently added mDNS DCs when a reload lowers the limit, and adds more when it rises', async () => {
+      const conf = '[Controllers]\ncontroller = transport=tcp;traddr=198.51.100.1\n';
+      await started(conf);
+      browser.announce(services(4));
+      await idle();
+      expect(daemon.controllers()).toHaveLength(5);
+      const removed: number[] = [];
+      daemon.on('dc-removed', () => removed.push(1));
+      await writeFile(files().confFile, `[Limits]\nmax-discovery-controllers = 2\n${conf}`);
+      await daemon.reload();
+      expect(daemon.controllers().map((v) => v.tid.traddr)).toEqual(['198.51.100.1', '192.0.2.1']);
+      expect(removed).toEqual([1]);
+      expect(
+        recorded.lines.some(
+          (l) => l.msg === '[Limits] max-discovery-controllers changed from 1024 to 2' && l.level === 30,
+        ),
+      ).toBe(true);
+      const drops = recorded.lines.filter((l) => l['reason'] === 'limit');
+      expect(drops.map((l) => l.msg)).toEqual([
+        expect.stringContaining('192.0.2.4'),
+        expect.stringContaining('192.0.2.3'),
+        expect.stringContaining('192.0.2.2'),
+      ]);
+      expect(drops[0]?.msg).toContain(
+        'over the limit of 2 discovery controllers ([Limits] max-discovery-controllers)',
+      );
+      expect(opener.sessions.filter((s) => s.closed)).toHaveLength(3);
+
+      await writeFile(files().confFile, `[Limits]\nmax-discovery-controllers = 4\n${conf}`);
+      await daemon.reload();
+      expect(daemon.controllers()).toHaveLength(4);
+    });
+
+    it('refuses a log page above max-log-page-entries naming the key, and reads it once a reload raises the limit', async () => {
+      opener.log = { entries: [A, B], genctr: 1n };
+      const conf = '[Controllers]\ncontroller = transport=tcp;traddr=192.0.2.1\n';
+      await started(`[Limits]\nmax-log-page-entries = 1\n${conf}`);
+      const [view] = daemon.controllers();
+      expect(view?.runner.page).toBeNull();
+      expect(view?.runner.state.lastError?.code).toBe('NVME_DLP_TOO_LARGE');
+      const warning = recorded.lines.find(
+        (l) => l.level === 40 && l.msg.includes('cannot read the log page'),
+      );
+      expect(warning?.msg).toContain('exceeds the limit of 1 entries (set by [Limits] max-log-page-entries)');
+
+      await writeFile(files().confFile, `[Limits]\nmax-log-page-entries = 2\n${conf}`);
+      await daemon.reload();
+      await idle();
+      expect(daemon.controllers()[0]?.runner.page?.entries).toEqual([A, B]);
+      expect(opener.sessions).toHaveLength(1);
+      expect(opener.sessions[0]?.readOptions.map((o) => o.maxEntries)).toEqual([1, 2]);
+    });
+
+    it('applies a round of many actions in slices and opens the sessions of many DCs a slice per turn', async () => {
+      await started('');
+      browser.announce(services(200));
+      // The round starts in the next turn; it must not add all 200 DCs in one.
+      await settle();
+      await settle();
+      expect(daemon.controllers().length).toBeGreaterThan(0);
+      expect(daemon.controllers().length).toBeLessThan(200);
+      await idle();
+      while (opener.attempts.length < 200) await settle();
+      expect(daemon.controllers()).toHaveLength(200);
+      expect(new Set(opener.attempts.map((o) => o.traddr)).size).toBe(200);
+    });
+  });
+
   it('stops every runner, saves the cache and is idempotent', async () => {
     opener.dctype = 2;
     await started('[Controllers]\ncontroller = transport=tcp;traddr=192.0.2.1\n');

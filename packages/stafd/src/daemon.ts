@@ -22,6 +22,18 @@
  * register again). A sys.conf without a usable host identity keeps the last
  * good identity.
  *
+ * Bounds ([Limits] in stafd.conf, read at load and at every reload): at most
+ * max-discovery-controllers DCs are held (configured DCs always are; mDNS and
+ * referred DCs beyond the limit are not added, and after the limit is lowered
+ * the most recently added of them are dropped), with one warning naming the
+ * key; a log page above max-log-page-entries is refused after its header
+ * (log-entry-limit.ts), the runner's warning naming the key. Work that grows
+ * with the number of DCs is sliced across event-loop turns so that D-Bus calls
+ * are answered in between: a round applies APPLY_ACTIONS_PER_TURN actions per
+ * turn, runners start RUNNER_STARTS_PER_TURN per turn, and at most
+ * SESSION_OPENS_PER_TURN sessions open per turn (open-pacer.ts: retries of
+ * many DCs failing together too).
+ *
  * stop() is idempotent: it cancels the loop and timers, stops the mDNS
  * browser, stops every runner (deregister where registered, close sessions),
  * and saves the cache. The daemon needs no privilege: sockets to DCs and
@@ -35,21 +47,24 @@
  * Tests:   daemon.test.ts, test/integration/stafd-daemon.test.ts
  */
 import { EventEmitter } from 'node:events';
+import { networkInterfaces } from 'node:os';
 import type { ConfiguredController } from '@stas/common/config/controllers-section';
 import { formatDiagnostic, type Diagnostic } from '@stas/common/config/diagnostic';
 import type { HostIdentity } from '@stas/common/config/host-identity';
-import type { StafdConfig } from '@stas/common/config/stafd-conf';
+import { STAFD_LIMIT_DEFAULTS, type StafdConfig } from '@stas/common/config/stafd-conf';
 import { describeError } from '@stas/common/errors';
 import type { Logger } from '@stas/common/log/logger';
 import type { BrowserKind, BrowserState, DcBrowser, DcBrowserEvent } from '@stas/common/mdns/dc-browser';
 import { systemClock, type Clock, type TimerHandle } from '@stas/common/nvme/session/clock';
 import type { DiscoverySessionOptions } from '@stas/common/nvme/session/discovery-session';
-import type { Tid, TidKey } from '@stas/common/nvme/tid';
+import { formatTid, type Tid, type TidKey } from '@stas/common/nvme/tid';
 import { observed, unknown, type Observation } from '@stas/common/util/observation';
 import { CacheWriter } from './cache/cache-writer.js';
 import { loadCache, saveCache, type CachedDc } from './cache/dlp-cache-file.js';
 import { readIdentity, readStafdConf } from './config-files.js';
 import { openRealSession, type OpenSession } from './dc/dc-session.js';
+import { withLogEntryLimit } from './dc/log-entry-limit.js';
+import { pacedOpen } from './dc/open-pacer.js';
 import { DcRunner, type PageChange, type RunnerSnapshot } from './dc/runner.js';
 import {
   announcedDcs,
@@ -97,21 +112,31 @@ export interface StafdDaemonOptions extends DaemonPaths {
   readonly maxReferralDepth?: number;
   /** Extra options for every discovery session (tests: shorter deadlines). */
   readonly sessionOptions?: Partial<DiscoverySessionOptions>;
-  /**
-   * Most DCs held at once; default DEFAULT_MAX_DCS. `controller=` lines always count and are always
-   * added; an mDNS or referred DC beyond the limit is not added, with one warning naming the limit.
-   */
-  readonly maxDcs?: number;
 }
 
-/** Default of StafdDaemonOptions.maxDcs: far above any real fabric, low enough to bound memory. */
-export const DEFAULT_MAX_DCS = 1024;
+/** The stafd.conf keys of the limits, as log lines name them. */
+export const LIMIT_KEYS = {
+  maxDcs: '[Limits] max-discovery-controllers',
+  maxLogEntries: '[Limits] max-log-page-entries',
+} as const;
 /**
- * DC sessions started per event-loop turn. Opening a session costs about a millisecond of CPU, so a
- * round that adds hundreds of DCs (an mDNS burst) starts them in slices and D-Bus callers are answered
- * in between.
+ * Runners started per event-loop turn, so that a round adding hundreds of DCs (an mDNS burst) lets
+ * D-Bus callers in between.
  */
 export const RUNNER_STARTS_PER_TURN = 16;
+/**
+ * Sessions opened per event-loop turn (open-pacer.ts). Opening a session and handling its failure
+ * cost a fraction of a millisecond of CPU each; hundreds of DCs starting or retrying together are
+ * opened in slices.
+ */
+export const SESSION_OPENS_PER_TURN = 16;
+/** Round actions (add, keep, remove, skip) applied per event-loop turn: each may log and build a runner. */
+export const APPLY_ACTIONS_PER_TURN = 64;
+
+/** Resolves in the next event-loop turn, after pending I/O callbacks ran. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 export type LoadOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
@@ -186,7 +211,6 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
   readonly #resolveTimeoutMs: number;
   readonly #tuning: TuningOptions;
   readonly #sessionOptions: Partial<DiscoverySessionOptions>;
-  readonly #maxDcs: number;
   /** Runners added by a round, started RUNNER_STARTS_PER_TURN per turn. */
   #toStart: DcRunner[] = [];
   readonly #owner = new AbortController();
@@ -221,7 +245,11 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
     };
     this.#log = options.log;
     this.#forceTron = options.forceTron ?? false;
-    this.#openSession = options.openSession ?? openRealSession;
+    // Opens paced per turn; every log read under the current [Limits] max-log-page-entries.
+    this.#openSession = withLogEntryLimit(
+      pacedOpen(options.openSession ?? openRealSession, SESSION_OPENS_PER_TURN, networkInterfaces).open,
+      () => ({ maxEntries: this.#limits()['max-log-page-entries'], setting: LIMIT_KEYS.maxLogEntries }),
+    );
     this.#lookup = options.lookup ?? systemLookup;
     this.#createBrowser = options.createBrowser ?? (() => null);
     this.#clock = options.clock ?? systemClock;
@@ -233,7 +261,6 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
       maxReferralDepth: options.maxReferralDepth ?? DEFAULT_TUNING.maxReferralDepth,
     };
     this.#sessionOptions = options.sessionOptions ?? {};
-    this.#maxDcs = options.maxDcs ?? DEFAULT_MAX_DCS;
     this.#cache = new CacheWriter({
       path: options.cacheFile,
       records: () => this.#cacheRecords(),
@@ -298,8 +325,10 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
       this.#identity = resolved.identity;
     }
     const zeroconfBefore = this.#conf['Service Discovery'].zeroconf;
+    const limitsBefore = this.#limits();
     this.#conf = conf.config;
     this.#log.info({ file: this.paths.confFile }, 'configuration reloaded');
+    this.#applyLimits(limitsBefore, conf.config.Limits);
     this.#applyTron();
     const zeroconf = conf.config['Service Discovery'].zeroconf;
     if (this.#started && zeroconf !== zeroconfBefore) {
@@ -308,6 +337,25 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
     }
     this.#trigger('reload');
     await this.whenIdle();
+  }
+
+  /**
+   * After a reload: log each limit that changed; a raised log entry limit re-reads at once the pages it
+   * refused (a lowered one applies at each DC's next read; a lowered DC limit at the next round).
+   */
+  #applyLimits(before: StafdConfig['Limits'], after: StafdConfig['Limits']): void {
+    for (const key of Object.keys(after) as (keyof StafdConfig['Limits'])[]) {
+      if (after[key] === before[key]) continue;
+      this.#log.info(
+        { limit: key, from: before[key], to: after[key] },
+        `[Limits] ${key} changed from ${before[key]} to ${after[key]}`,
+      );
+    }
+    if (after['max-log-page-entries'] > before['max-log-page-entries']) {
+      for (const h of this.#held.values()) {
+        if (h.runner.snapshot().state.lastError?.code === 'NVME_DLP_TOO_LARGE') h.runner.resync();
+      }
+    }
   }
 
   /** Replace the mDNS browser by a new one from the factory (e.g. after a new bus connection). */
@@ -507,30 +555,35 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
       policy: planPolicy(conf, this.#tuning),
       now: this.#now(),
     });
-    this.#apply(actions, conf, identity, controllerOf);
+    await this.#apply(actions, conf, identity, controllerOf);
   }
 
-  #apply(
+  /** Carry out a round's actions, APPLY_ACTIONS_PER_TURN per event-loop turn. */
+  async #apply(
     actions: readonly DcAction[],
     conf: StafdConfig,
     identity: HostIdentity,
     controllerOf: ReadonlyMap<TidKey, ConfiguredController>,
-  ): void {
+  ): Promise<void> {
+    const maxDcs = conf.Limits['max-discovery-controllers'];
     let removed = 0;
     let changed = false;
+    let appliedThisTurn = 0;
     for (const action of actions) {
+      if (appliedThisTurn === APPLY_ACTIONS_PER_TURN) {
+        appliedThisTurn = 0;
+        await nextTurn();
+        // What is held so far is stopped by stop(); the rest of the round is moot.
+        if (this.#isStopping()) return;
+      }
+      appliedThisTurn++;
       const line = formatDcAction(action);
       const fields = { action: action.kind, reason: action.reason };
       switch (action.kind) {
         case 'add': {
-          if (action.origin !== 'configured' && this.#held.size >= this.#maxDcs) {
-            this.#report(
-              'limit:max-dcs',
-              `limit of ${this.#maxDcs} discovery controllers reached (maxDcs): mDNS and referred DCs beyond it are not added`,
-              'warn',
-              { limit: 'maxDcs', value: this.#maxDcs },
-            );
-            this.#log.debug(fields, `${line} (not added: maxDcs)`);
+          if (action.origin !== 'configured' && this.#held.size >= maxDcs) {
+            this.#reportDcLimit(maxDcs);
+            this.#log.debug(fields, `${line} (not added: ${LIMIT_KEYS.maxDcs})`);
             break;
           }
           const controller = action.origin === 'configured' ? (controllerOf.get(action.key) ?? null) : null;
@@ -587,6 +640,9 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
           break;
       }
     }
+    const trimmed = this.#trimToLimit(maxDcs);
+    removed += trimmed;
+    if (trimmed > 0) changed = true;
     // A problem that went away is logged at its level again when it comes back.
     for (const key of [...this.#reported.keys()]) {
       if (!this.#seen.has(key)) this.#reported.delete(key);
@@ -595,6 +651,39 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
     if (changed) this.#cache.schedule();
     this.#armLostTimer();
     this.emit('reconciled', this.#held.size);
+  }
+
+  /** The limit of held DCs is reached: one warning naming the key (then debug while it stays reached). */
+  #reportDcLimit(maxDcs: number): void {
+    this.#report(
+      'limit:max-dcs',
+      `limit of ${maxDcs} discovery controllers reached (${LIMIT_KEYS.maxDcs}): mDNS and referred DCs beyond it are not held`,
+      'warn',
+      { limit: 'max-discovery-controllers', value: maxDcs },
+    );
+  }
+
+  /**
+   * After the limit was lowered (reload) or a larger cache was loaded: drop the most recently added mDNS
+   * and referred DCs beyond it (configured DCs always stay). Returns how many were dropped.
+   */
+  #trimToLimit(maxDcs: number): number {
+    const excess = this.#held.size - maxDcs;
+    if (excess <= 0) return 0;
+    const dropped = [...this.#held]
+      .reverse()
+      .filter(([, h]) => h.origin !== 'configured')
+      .slice(0, excess);
+    if (dropped.length > 0) this.#reportDcLimit(maxDcs);
+    for (const [key, h] of dropped) {
+      this.#held.delete(key);
+      this.#log.info(
+        { action: 'remove', reason: 'limit', limit: 'max-discovery-controllers' },
+        `${formatTid(h.runner.tid)} remove (limit): over the limit of ${maxDcs} discovery controllers (${LIMIT_KEYS.maxDcs})`,
+      );
+      this.#retire(h.runner);
+    }
+    return dropped.length;
   }
 
   /** Start `runner` in a later turn, a slice at a time (RUNNER_STARTS_PER_TURN). */
@@ -802,6 +891,11 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
   }
 
   // ---- helpers -----------------------------------------------------------------------------------
+
+  /** The [Limits] in force (the defaults before the first load). */
+  #limits(): StafdConfig['Limits'] {
+    return this.#conf?.Limits ?? { ...STAFD_LIMIT_DEFAULTS };
+  }
 
   /** (A method, so the compiler does not assume the flag unchanged across awaits.) */
   #isStopping(): boolean {

@@ -61,7 +61,6 @@ export type DaemonTuning = Partial<
     | 'pollMs'
     | 'saveDelayMs'
     | 'maxReferralDepth'
-    | 'maxDcs'
     | 'sessionOptions'
   >
 >;

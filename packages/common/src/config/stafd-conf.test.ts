@@ -29,6 +29,7 @@ describe('parseStafdConf defaults', () => {
       'persistent-connections': true,
       'zeroconf-connections-persistence': 259200,
     });
+    expect(config.Limits).toEqual({ 'max-discovery-controllers': 1024, 'max-log-page-entries': 65536 });
     expect(config.controllers).toEqual([]);
     expect(config.exclusions).toEqual([]);
   });
@@ -100,6 +101,46 @@ zeroconf-connections-persistence = 10 seconds
     expect(diagnostics[0]).toMatchObject({ severity: 'error', file: FILE, line: 3 });
     expect(diagnostics[0]?.message).toContain(key);
     expect(diagnostics[0]?.message).toContain('using the default');
+  });
+
+  it('reads the [Limits] keys, at both ends of their ranges', () => {
+    const low = parse('[Limits]\nmax-discovery-controllers = 1\nmax-log-page-entries = 1\n');
+    expect(low.diagnostics).toEqual([]);
+    expect(low.config.Limits).toEqual({ 'max-discovery-controllers': 1, 'max-log-page-entries': 1 });
+    const high = parse('[Limits]\nMAX-DISCOVERY-CONTROLLERS = 65536\nmax-log-page-entries = 262144\n');
+    expect(high.diagnostics).toEqual([]);
+    expect(high.config.Limits).toEqual({
+      'max-discovery-controllers': 65536,
+      'max-log-page-entries': 262144,
+    });
+  });
+
+  it.each([
+    ['max-discovery-controllers = 0', 'max-discovery-controllers', 1024, '0 is not within 1..65536'],
+    ['max-discovery-controllers = 65537', 'max-discovery-controllers', 1024, 'not within 1..65536'],
+    ['max-discovery-controllers = lots', 'max-discovery-controllers', 1024, 'expected an integer'],
+    ['max-log-page-entries = 262145', 'max-log-page-entries', 65536, 'not within 1..262144'],
+    ['max-log-page-entries = -1', 'max-log-page-entries', 65536, 'not within 1..262144'],
+    ['max-log-page-entries = 0x100', 'max-log-page-entries', 65536, 'expected an integer'],
+    ['max-log-page-entries', 'max-log-page-entries', 65536, 'max-log-page-entries'],
+  ])(
+    'falls back to the [Limits] default for "%s", with an error naming the line',
+    (line, key, expected, says) => {
+      const { config, diagnostics } = parse(`[Global]\n[Limits]\n${line}\n`);
+      expect((config.Limits as Record<string, unknown>)[key]).toBe(expected);
+      expect(diagnostics).toHaveLength(1);
+      expect(diagnostics[0]).toMatchObject({ severity: 'error', file: FILE, line: 3 });
+      expect(diagnostics[0]?.message).toContain(`[Limits] ${key}`);
+      expect(diagnostics[0]?.message).toContain(says);
+      expect(diagnostics[0]?.message).toContain('using the default');
+    },
+  );
+
+  it('warns about an unknown key in [Limits] and about limits put in [Global]', () => {
+    expect(messages('[Limits]\nmax-dcs = 5\n[Global]\nmax-log-page-entries = 5\n')).toEqual([
+      '2:warning:unknown key "max-dcs" in [Limits] ignored',
+      '4:warning:unknown key "max-log-page-entries" in [Global] ignored (it belongs in [Limits])',
+    ]);
   });
 
   it('rejects an unparsable or non-finite persistence and keeps 72 h', () => {

@@ -7,6 +7,8 @@
  *
  * Defaults are stas's (documented in etc/stas/stafd.conf): they match
  * nvme-stas except where nvme-stas had a defect (queue-size is really sent).
+ * [Limits] is a stas extension (nvme-stas has no such section and would
+ * report it as invalid): the bounds that keep stafd's memory finite.
  *
  * Tests: stafd-conf.test.ts
  */
@@ -17,10 +19,16 @@ import type { ConfiguredController, Exclusion } from './controllers-section.js';
 import { readControllers, readExclusions } from './controllers-section.js';
 import type { Diagnostic } from './diagnostic.js';
 import { lastEntry, parseIni } from './ini.js';
-import { boolOption, durationOption, enabledOption, ipFamilyOption } from './option-types.js';
+import { boolOption, durationOption, enabledOption, intOption, ipFamilyOption } from './option-types.js';
 import { RETIRED_KEYS } from './retired-keys.js';
 
 const DC_MANAGEMENT = 'Discovery controller connection management';
+
+/** [Limits] defaults: far above any real fabric, low enough to bound stafd's memory. */
+export const STAFD_LIMIT_DEFAULTS = {
+  'max-discovery-controllers': 1024,
+  'max-log-page-entries': 65_536,
+} as const;
 
 export const STAFD_SCHEMA = {
   sections: {
@@ -38,6 +46,18 @@ export const STAFD_SCHEMA = {
       'persistent-connections': boolOption(true),
       'zeroconf-connections-persistence': durationOption(72 * 3600),
     },
+    Limits: {
+      /** DCs held at once; configured DCs always count and are always held. */
+      'max-discovery-controllers': intOption(STAFD_LIMIT_DEFAULTS['max-discovery-controllers'], {
+        min: 1,
+        max: 65_536,
+      }),
+      /** Entries (NUMREC) of one DC's discovery log page; a larger page is refused. */
+      'max-log-page-entries': intOption(STAFD_LIMIT_DEFAULTS['max-log-page-entries'], {
+        min: 1,
+        max: 262_144,
+      }),
+    },
   },
   listKeys: { Controllers: ['controller', 'exclude', 'blacklist'] },
   retired: RETIRED_KEYS,
@@ -49,6 +69,7 @@ export interface StafdConfig {
   readonly Global: SectionValues<Sections['Global']>;
   readonly 'Service Discovery': SectionValues<Sections['Service Discovery']>;
   readonly 'Discovery controller connection management': SectionValues<Sections[typeof DC_MANAGEMENT]>;
+  readonly Limits: SectionValues<Sections['Limits']>;
   readonly controllers: readonly ConfiguredController[];
   readonly exclusions: readonly Exclusion[];
 }
@@ -88,6 +109,7 @@ export function parseStafdConf(text: string, file: string): ParsedConf<StafdConf
       diagnostics,
     ),
     [DC_MANAGEMENT]: management,
+    Limits: readSection(doc, 'Limits', STAFD_SCHEMA.sections.Limits, diagnostics),
     controllers: readControllers(doc, 'discovery', DISCOVERY_CONNECT_OPTIONS, diagnostics),
     exclusions: readExclusions(doc, diagnostics),
   };

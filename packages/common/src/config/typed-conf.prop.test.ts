@@ -24,6 +24,8 @@ const KEYS = [
   'zeroconf',
   'zeroconf-connections-persistence',
   'persistent-connections',
+  'max-discovery-controllers',
+  'max-log-page-entries',
   'disconnect-scope',
   'disconnect-trtypes',
   'connect-attempts-on-ncc',
@@ -43,6 +45,7 @@ const SECTIONS = [
   'Service Discovery',
   'Discovery controller connection management',
   'I/O controller connection management',
+  'Limits',
 ];
 const FIELD_NAMES = [
   'transport',

@@ -108,4 +108,16 @@ describe('saveCache / loadCache', () => {
     expect(result).toMatchObject({ ok: false, reason: 'corrupt' });
     expect(result.ok ? '' : result.detail).toContain(bad);
   });
+
+  it('refuses a file above the size limit without reading it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'stafd-cache-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'dlp-cache.json');
+    await saveCache(path, [RECORD]);
+    const size = (await stat(path)).size;
+    expect(await loadCache(path, size)).toEqual({ ok: true, records: [RECORD] });
+    const refused = await loadCache(path, size - 1);
+    expect(refused).toMatchObject({ ok: false, reason: 'corrupt' });
+    expect(refused.ok ? '' : refused.detail).toContain(`too large (${size} bytes, the limit is ${size - 1})`);
+  });
 });

@@ -7,11 +7,13 @@
  * every record and returns either the records or a reason; it never throws on
  * bad input (a cache file is input like any other). `saveCache`/`loadCache`
  * do the I/O: an atomic write (temp file, fsync, rename), and a load that
- * reports an unreadable or corrupt file as a reason, never as a crash.
+ * reports an unreadable or corrupt file as a reason, never as a crash. The
+ * load reads nothing of a file that is not a regular file or is larger than
+ * MAX_CACHE_BYTES (memory stays bounded whatever the file holds).
  *
  * Tests: dlp-cache-file.test.ts
  */
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { describeError, isErrnoException } from '@stas/common/errors';
 import type { Transport } from '@stas/common/nvme/tid';
 import { createTid, isTransport } from '@stas/common/nvme/tid';
@@ -22,7 +24,10 @@ import type { DcOrigin } from '../dc-set/plan.js';
 
 export const CACHE_FORMAT = 'stas-dlp-cache';
 export const CACHE_VERSION = 1;
-/** A cache file larger than this is not read (a sane log page is far smaller). */
+/**
+ * A cache file larger than this is not read: far above what stafd writes for any real fabric (a DC's
+ * page has tens of entries, each about 1 KB of JSON).
+ */
 export const MAX_CACHE_BYTES = 256 * 1024 * 1024;
 
 /** One DC's cached log page. */
@@ -189,16 +194,32 @@ export async function saveCache(path: string, records: readonly CachedDc[]): Pro
   await writeFileAtomic(path, encodeCache(records), { mode: 0o600 });
 }
 
-export async function loadCache(path: string): Promise<CacheLoad> {
+/** Load the cache at `path`; a file above `maxBytes` (default MAX_CACHE_BYTES) is refused unread. */
+export async function loadCache(path: string, maxBytes = MAX_CACHE_BYTES): Promise<CacheLoad> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    const file = await open(path, 'r');
+    try {
+      const st = await file.stat();
+      if (!st.isFile()) return { ok: false, reason: 'unreadable', detail: `${path} is not a regular file` };
+      if (st.size > maxBytes) {
+        return {
+          ok: false,
+          reason: 'corrupt',
+          detail: `${path} is too large (${st.size} bytes, the limit is ${maxBytes})`,
+        };
+      }
+      text = await file.readFile('utf8');
+    } finally {
+      await file.close();
+    }
   } catch (err) {
     if (isErrnoException(err) && err.code === 'ENOENT')
       return { ok: false, reason: 'absent', detail: `${path} does not exist` };
     return { ok: false, reason: 'unreadable', detail: `cannot read ${path}: ${describeError(err)}` };
   }
-  if (text.length > MAX_CACHE_BYTES) return { ok: false, reason: 'corrupt', detail: `${path} is too large` };
+  // A file that grew between stat and read (nothing else writes it) is still bounded here.
+  if (text.length > maxBytes) return { ok: false, reason: 'corrupt', detail: `${path} is too large` };
   const decoded = decodeCache(text);
   return decoded.ok ? decoded : { ...decoded, detail: `${path}: ${decoded.detail}` };
 }

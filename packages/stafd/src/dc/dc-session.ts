@@ -12,6 +12,7 @@
 import type {
   DiscoveryLogRead,
   DiscoverySessionOptions,
+  ReadLogOptions,
   RegistrationInfo,
   SessionEvent,
 } from '@stas/common/nvme/session/discovery-session';
@@ -34,7 +35,8 @@ export interface DcSession {
   readonly aenEnabled: boolean;
   /** AENs and the final close (one consumer). */
   readonly events: AsyncIterable<SessionEvent>;
-  readDiscoveryLog(options: { signal?: AbortSignal; pleo?: boolean }): Promise<DiscoveryLogRead>;
+  /** `maxEntries`/`maxEntriesSetting`: the entry limit of this read (NVME_DLP_TOO_LARGE above it). */
+  readDiscoveryLog(options: ReadLogOptions): Promise<DiscoveryLogRead>;
   register(info: RegistrationInfo, options: { signal?: AbortSignal }): Promise<number>;
   deregister(info: RegistrationInfo, options: { signal?: AbortSignal }): Promise<number>;
   /** Orderly close; resolves when the connection is gone. Idempotent. */

@@ -7,7 +7,11 @@
  *
  * Used by: runner.test.ts, daemon.test.ts
  */
-import type { DiscoverySessionOptions, SessionEvent } from '@stas/common/nvme/session/discovery-session';
+import type {
+  DiscoverySessionOptions,
+  ReadLogOptions,
+  SessionEvent,
+} from '@stas/common/nvme/session/discovery-session';
 import { EventQueue } from '@stas/common/nvme/session/event-queue';
 import { decodeAsyncEvent } from '@stas/common/nvme/wire/admin-cmd';
 import type { DiscoveryLogEntry } from '@stas/common/nvme/wire/discovery-log';
@@ -32,6 +36,8 @@ export class FakeSession implements DcSession {
   readonly #events = new EventQueue<SessionEvent>();
   log: FakeLog;
   reads = 0;
+  /** The options of every read, in order. */
+  readonly readOptions: ReadLogOptions[] = [];
   /** When set, reads wait for release() (to test events during a read). */
   hold = false;
   #held: (() => void)[] = [];
@@ -50,7 +56,7 @@ export class FakeSession implements DcSession {
     return this.#events;
   }
 
-  async readDiscoveryLog(): Promise<{
+  async readDiscoveryLog(options: ReadLogOptions = {}): Promise<{
     genctr: bigint;
     header: { genctr: bigint; numrec: bigint; recfmt: number; dlpf: number };
     entries: readonly DiscoveryLogEntry[];
@@ -59,9 +65,18 @@ export class FakeSession implements DcSession {
   }> {
     if (this.closed) throw new ClosedError('fake', 'closed');
     this.reads++;
+    this.readOptions.push(options);
     if (this.hold) await new Promise<void>((resolve) => this.#held.push(resolve));
     const log = this.log;
     if (log instanceof Error) throw log;
+    // As the real log reader: a page above the read's entry limit is refused, naming the setting.
+    if (options.maxEntries !== undefined && log.entries.length > options.maxEntries) {
+      const setBy = options.maxEntriesSetting === undefined ? '' : ` (set by ${options.maxEntriesSetting})`;
+      throw new StasError(
+        'NVME_DLP_TOO_LARGE',
+        `fake: discovery log: NUMREC ${log.entries.length} exceeds the limit of ${options.maxEntries} entries${setBy}`,
+      );
+    }
     const header = { genctr: log.genctr, numrec: BigInt(log.entries.length), recfmt: 0, dlpf: 0 };
     return { genctr: log.genctr, header, entries: log.entries, roundTrips: 1, lsp: 0 };
   }

@@ -229,6 +229,19 @@ describe('DiscoverySession against the simulator', () => {
     await s.close();
   });
 
+  it('refuses a log above the maxEntries of the read, naming its setting, and stays usable', async () => {
+    const dc = await sim({ entries: entries(5) });
+    const s = await open(dc);
+    const refused = s.readDiscoveryLog({ maxEntries: 4, maxEntriesSetting: 'max-log-page-entries' });
+    await expect(refused).rejects.toMatchObject({
+      code: 'NVME_DLP_TOO_LARGE',
+      message: expect.stringContaining('exceeds the limit of 4 entries (set by max-log-page-entries)'),
+    });
+    const log = await s.readDiscoveryLog({ maxEntries: 5 });
+    expect(log.entries).toEqual(dc.entries);
+    await s.close();
+  });
+
   it('reads the whole log from offset 0 in one command when the DC ignores offsets (LPA b2 clear)', async () => {
     const dc = await sim({ lpaExtendedData: false, entries: entries(4) });
     const s = await open(dc);

@@ -84,6 +84,17 @@ export type SessionEvent =
   /** The session ended; `error` undefined after close(). Always the last event. */
   | { readonly kind: 'close'; readonly error: StasError | undefined };
 
+/** Options of one discovery log read. */
+export interface ReadLogOptions {
+  readonly signal?: AbortSignal;
+  /** Port-local entries only, when the controller supports it. */
+  readonly pleo?: boolean;
+  /** Largest NUMREC accepted; default DEFAULT_MAX_LOG_ENTRIES (log-reader.ts). */
+  readonly maxEntries?: number;
+  /** Where `maxEntries` was set, named when a log exceeds it. */
+  readonly maxEntriesSetting?: string;
+}
+
 export interface SessionStats {
   /** ICReq/ICResp plus every time the admin queue went from idle to waiting. */
   readonly roundTrips: number;
@@ -132,7 +143,9 @@ export class DiscoverySession {
     options: { signal?: AbortSignal } = {},
   ): Promise<DiscoverySession> {
     checkSessionOptions(opts);
-    const endpoint = resolveEndpoint(opts, opts.interfaces ?? networkInterfaces());
+    // The interface table is only needed for host-iface (reading it costs a system call and a copy).
+    const pinned = opts.hostIface !== undefined && opts.hostIface !== '';
+    const endpoint = resolveEndpoint(opts, opts.interfaces ?? (pinned ? networkInterfaces() : {}));
     const session = new DiscoverySession(opts, endpoint);
     await session.#start(options.signal);
     return session;
@@ -341,9 +354,10 @@ export class DiscoverySession {
 
   /**
    * Read the whole Discovery Log Page consistently (log-reader.ts). `pleo`: ask for port-local entries
-   * only, if the controller supports it (never towards a CDC).
+   * only, if the controller supports it (never towards a CDC). `maxEntries`: refuse a log of more
+   * entries (NVME_DLP_TOO_LARGE, naming `maxEntriesSetting`), default DEFAULT_MAX_LOG_ENTRIES.
    */
-  async readDiscoveryLog(options: { signal?: AbortSignal; pleo?: boolean } = {}): Promise<DiscoveryLogRead> {
+  async readDiscoveryLog(options: ReadLogOptions = {}): Promise<DiscoveryLogRead> {
     const queue = this.#usable();
     const signal = this.#signal(options.signal);
     const id = this.identify;
@@ -363,6 +377,8 @@ export class DiscoverySession {
       peer: this.peer,
       signal,
       ...(this.#opts.maxAttempts !== undefined ? { maxAttempts: this.#opts.maxAttempts } : {}),
+      ...(options.maxEntries !== undefined ? { maxEntries: options.maxEntries } : {}),
+      ...(options.maxEntriesSetting !== undefined ? { maxEntriesSetting: options.maxEntriesSetting } : {}),
     });
   }
 

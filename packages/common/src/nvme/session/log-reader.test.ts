@@ -185,6 +185,24 @@ describe('readDiscoveryLogPages', () => {
     expect(log.calls).toHaveLength(1);
   });
 
+  it('names the setting that chose maxEntries when a log exceeds it', async () => {
+    const log = new FakeLog(5);
+    const read = readDiscoveryLogPages(log.fetch, {
+      ...OPTS,
+      maxEntries: 4,
+      maxEntriesSetting: '[Limits] max-log-page-entries',
+    });
+    await expect(read).rejects.toThrow(
+      'NUMREC 5 exceeds the limit of 4 entries (set by [Limits] max-log-page-entries)',
+    );
+  });
+
+  it('accepts a log of exactly maxEntries entries', async () => {
+    const log = new FakeLog(4);
+    const r = await readDiscoveryLogPages(log.fetch, { ...OPTS, maxEntries: 4 });
+    expect(r.entries).toHaveLength(4);
+  });
+
   it('refuses a transfer too short for the entries it announces', async () => {
     const log = new FakeLog(2);
     log.beforeRead = (_call, i) => {

@@ -21,7 +21,8 @@
  * copies from beyond its buffer for such reads and nofuse truncates them.
  *
  * Failure: StasError NVME_DLP_UNSTABLE (GENCTR/NUMREC still moving after `maxAttempts` passes; EAGAIN in
- * libnvme), NVME_DLP_INCONSISTENT, NVME_DLP_TOO_LARGE (NUMREC above `maxEntries`, or a log larger than
+ * libnvme), NVME_DLP_INCONSISTENT, NVME_DLP_TOO_LARGE (NUMREC above `maxEntries`, named with the
+ * setting that chose it when `maxEntriesSetting` is given, before any entry is read; or a log larger than
  * one transfer from a controller without LPA b2), NVME_DLP_SHORT_TRANSFER (the controller sent fewer
  * bytes than the entries need), WireError from decoding, or whatever `fetch` rejects with.
  *
@@ -58,8 +59,10 @@ export interface LogReadOptions {
   readonly maxAttempts?: number;
   /** Commands the admin queue keeps on the wire; default 30. */
   readonly window?: number;
-  /** Largest NUMREC accepted; default 65536 (64 MiB of entries). */
+  /** Largest NUMREC accepted; default DEFAULT_MAX_LOG_ENTRIES. */
   readonly maxEntries?: number;
+  /** Where `maxEntries` was set (e.g. `[Limits] max-log-page-entries`), named when a log exceeds it. */
+  readonly maxEntriesSetting?: string;
   /** Who we read from, for messages. */
   readonly peer: string;
 }
@@ -80,10 +83,14 @@ function dlpError(code: string, peer: string, message: string): StasError {
   return new StasError(code, `${peer}: discovery log: ${message}`);
 }
 
+/** Default of LogReadOptions.maxEntries: 65,536 entries (64 MiB of log page). */
+export const DEFAULT_MAX_LOG_ENTRIES = 65_536;
+
 export async function readDiscoveryLogPages(fetch: LogFetch, opts: LogReadOptions): Promise<LogReadResult> {
   const maxAttempts = Math.max(1, opts.maxAttempts ?? 6);
   const window = Math.max(1, opts.window ?? 30);
-  const maxEntries = opts.maxEntries ?? 65_536;
+  const maxEntries = opts.maxEntries ?? DEFAULT_MAX_LOG_ENTRIES;
+  const setBy = opts.maxEntriesSetting === undefined ? '' : ` (set by ${opts.maxEntriesSetting})`;
   const maxTransfer = Math.max(4096, Math.floor(opts.maxTransfer / 4) * 4);
   const peer = opts.peer;
   let roundTrips = 0;
@@ -102,7 +109,7 @@ export async function readDiscoveryLogPages(fetch: LogFetch, opts: LogReadOption
       throw dlpError(
         'NVME_DLP_TOO_LARGE',
         peer,
-        `NUMREC ${header.numrec} exceeds the limit of ${maxEntries} entries`,
+        `NUMREC ${header.numrec} exceeds the limit of ${maxEntries} entries${setBy}`,
       );
     }
     return Number(header.numrec);

@@ -63,6 +63,9 @@ export interface SessionLogParams {
   readonly offsets: boolean;
   readonly peer: string;
   readonly maxAttempts?: number;
+  /** Largest NUMREC accepted, and where it was set (log-reader.ts). */
+  readonly maxEntries?: number;
+  readonly maxEntriesSetting?: string;
   readonly signal: AbortSignal;
 }
 
@@ -83,6 +86,8 @@ export async function readSessionLog(queue: AdminQueue, p: SessionLogParams): Pr
       window: queue.maxOutstanding,
       peer: p.peer,
       ...(p.maxAttempts !== undefined ? { maxAttempts: p.maxAttempts } : {}),
+      ...(p.maxEntries !== undefined ? { maxEntries: p.maxEntries } : {}),
+      ...(p.maxEntriesSetting !== undefined ? { maxEntriesSetting: p.maxEntriesSetting } : {}),
     },
   );
   return {
