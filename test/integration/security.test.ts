@@ -208,7 +208,9 @@ describe('security of stafd and stacd on a private bus', () => {
       for (const entry of await readdir(dir, { withFileTypes: true })) {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) {
-          if (entry.name !== 'node_modules' && entry.name !== 'dist') await walk(path);
+          // src/testing is test support (simulators, namespaces, avahi for the tests and benchmarks): it is
+          // never imported by the daemons or the CLIs, so it is not part of what gets installed.
+          if (!['node_modules', 'dist', 'testing'].includes(entry.name)) await walk(path);
         } else if (
           /\.(ts|js|mjs)$/.test(entry.name) &&
           !/\.test\.ts$/.test(entry.name) &&
