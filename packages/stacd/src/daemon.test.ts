@@ -5,10 +5,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FabricsDevice } from '@stas/common/kernel/fabrics-device';
 import { createLogger } from '@stas/common/log/logger';
 import { resolvePaths } from '@stas/common/paths';
-import { FakeFabricsDevice } from '@stas/common/testing/fake-fabrics';
+import { FakeFabricsDevice, parseConnectString } from '@stas/common/testing/fake-fabrics';
 import { FAKE_HOSTID, FAKE_HOSTNQN } from '@stas/common/testing/sysfs-tree';
+import type { DaemonOptions } from './daemon.js';
 import { StacDaemon } from './daemon.js';
 import { IFACES } from './plan-test-support.js';
 
@@ -31,7 +33,7 @@ afterEach(async () => {
 const conf = (text: string) => writeFile(join(root, 'etc', 'stas', 'stacd.conf'), text);
 const controller = (addr: string, nqn: string) => `controller = transport=tcp;traddr=${addr};nqn=${nqn}\n`;
 
-function daemon(): StacDaemon {
+function daemon(more: Partial<DaemonOptions> = {}): StacDaemon {
   const paths = resolvePaths({ STAS_ROOT: root });
   const d = new StacDaemon({
     confFile: join(paths.etcStas, 'stacd.conf'),
@@ -49,9 +51,23 @@ function daemon(): StacDaemon {
     identity: { hostnqn: FAKE_HOSTNQN, hostid: FAKE_HOSTID, hostkey: null, symname: null },
     interfaces: () => IFACES,
     resolve: () => Promise.reject(new Error('no DNS')),
+    ...more,
   });
   daemons.push(d);
   return d;
+}
+
+/** The fake, except that connects to 10.0.0.1 wait for `gate` (a connect hung in the kernel). */
+function gated(gate: Promise<void>): FabricsDevice {
+  return {
+    connect: (text, opts) =>
+      parseConnectString(text).get('traddr') === '10.0.0.1'
+        ? gate.then(() => fake.connect(text, opts))
+        : fake.connect(text, opts),
+    disconnect: (device, opts) => fake.disconnect(device, opts),
+    probeOptions: (opts) => fake.probeOptions(opts),
+    close: () => fake.close(),
+  };
 }
 
 describe('StacDaemon without D-Bus', () => {
@@ -72,6 +88,92 @@ describe('StacDaemon without D-Bus', () => {
     for (let i = 0; i < 50; i++) d.requestRound(`burst ${i}`);
     await d.settled();
     expect(d.rounds - before).toBe(1);
+  });
+
+  it('makes one more round for all the triggers that arrive while a round runs', async () => {
+    const d = daemon();
+    await d.start();
+    await d.settled();
+    const before = d.rounds;
+    const off = d.onRound(() => {
+      off();
+      for (let i = 0; i < 50; i++) d.requestRound(`during ${i}`);
+    });
+    d.requestRound('first');
+    await d.settled();
+    expect(d.rounds - before).toBe(2);
+  });
+
+  it('plans once after a burst of connects, not once per finished connect', async () => {
+    const n = 20;
+    const addrs = Array.from({ length: n }, (_, i) => `10.0.1.${i + 1}`);
+    await conf(`[Controllers]\n${addrs.map((a, i) => controller(a, `nqn.x:${i}`)).join('')}`);
+    fake = new FakeFabricsDevice({ sysRoot: join(root, 'sys'), delayMs: 2 });
+    // Holds long enough that only the executor going idle releases them: no timing in the result.
+    const d = daemon({ fabrics: fake, concurrency: 2, outcomeQuietMs: 60_000, outcomeHoldMs: 60_000 });
+    await d.start();
+    await d.settled();
+    expect(fake.live).toHaveLength(n);
+    expect(fake.connects).toHaveLength(n);
+    expect(d.rounds).toBe(2); // the first, and one after the burst
+    expect(d.lastRound?.actions.every((a) => a.kind === 'keep' && a.reason === 'connected')).toBe(true);
+  });
+
+  it('never connects a controller again when its connect finishes while a round observes', async () => {
+    await conf(
+      `[Controllers]\n${controller('10.0.0.1', 'nqn.x:1')}controller = transport=tcp;traddr=h.example;nqn=nqn.x:2\n`,
+    );
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let lookups = 0;
+    const d: StacDaemon = daemon({
+      fabrics: gated(gate),
+      // Round 2's observation (it resolves h.example) lets the held connect finish in the middle of it.
+      resolve: async () => {
+        lookups += 1;
+        if (lookups === 2) {
+          open();
+          await d.executor.idle();
+        }
+        throw new Error('no DNS');
+      },
+    });
+    const first = new Promise<void>((resolve) => {
+      d.onRound(() => {
+        resolve();
+      });
+    });
+    await d.start();
+    await first;
+    expect(d.executor.busy).toBe(true); // 10.0.0.1 waits at the gate
+    d.requestRound('look again');
+    await d.settled();
+    expect(lookups).toBeGreaterThanOrEqual(3);
+    expect(fake.connects).toHaveLength(1);
+    expect(fake.live).toEqual(['nvme0']);
+  });
+
+  it('does not hold outcomes back for long while the executor waits on a slow connect', async () => {
+    await conf(`[Controllers]\n${controller('10.0.0.1', 'nqn.x:1')}${controller('10.0.0.2', 'nqn.x:2')}`);
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const d = daemon({ fabrics: gated(gate), outcomeQuietMs: 5, outcomeHoldMs: 60_000 });
+    const second = new Promise<void>((resolve) => {
+      d.onRound(() => {
+        if (d.rounds === 2) resolve();
+      });
+    });
+    await d.start();
+    await second; // 10.0.0.2 connected; its outcome was released while 10.0.0.1 still hangs
+    expect(d.executor.busy).toBe(true);
+    expect(fake.live).toEqual(['nvme0']);
+    expect(d.lastRound?.actions.map((a) => `${a.kind}:${a.reason}`).sort()).toEqual([
+      'connect:configured',
+      'keep:connected',
+    ]);
+    open();
+    await d.settled();
+    expect(fake.live).toEqual(['nvme0', 'nvme1']);
   });
 
   it('applies only the differences on reload, and logs config problems with file:line', async () => {

@@ -10,6 +10,25 @@
  * state (level-based), so bursts coalesce into one round and no event's
  * content can be lost or stale.
  *
+ * Scheduling (a round with hundreds of controllers reads thousands of sysfs
+ * files, so rounds are paid per burst, never per event):
+ * - the first trigger starts a round after `coalesceMs` (20 ms); triggers
+ *   until then join it;
+ * - rounds never overlap: triggers during a round make ONE more round, which
+ *   starts after a pause as long as the round just run took (at least
+ *   `coalesceMs`, at most 1 s: a slow stafd or resolver must not add much
+ *   latency), so even a storm of uevents keeps rounds to about half the
+ *   time, and each picks up everything that happened meanwhile;
+ * - the executor's own outcomes while it still has jobs queued or running
+ *   (a burst of connects finishing one by one) are held until it is idle,
+ *   or it has reported nothing new for `outcomeQuietMs` (1 s: only slow jobs
+ *   are left, e.g. a connect hung in the kernel), and never longer than
+ *   `outcomeHoldMs` (5 s, for a long steady burst). Other triggers are not
+ *   held;
+ * - the executor drops actions planned from an observation older than the
+ *   last job on their controller (execute.ts, `observationMark`), and asks
+ *   for another round instead.
+ *
  * Lifecycle:
  * - start(): read stacd.conf and the host identity, connect to the bus,
  *   export org.nvmexpress.stac, watch stafd, claim the bus name, then run the
@@ -68,6 +87,9 @@ import { planIocs } from './plan.js';
 import { loadStacdConf, policyOf } from './stacd-config.js';
 import { fetchStafdPages } from './stafd-client.js';
 
+/** Longest pause between a round and the one its triggers asked for (see the module header). */
+const MAX_ROUND_PAUSE_MS = 1000;
+
 export interface DaemonOptions {
   readonly confFile: string;
   readonly sysConfFile: string;
@@ -94,6 +116,10 @@ export interface DaemonOptions {
   readonly concurrency?: number;
   /** Delay between the first trigger and the round it starts (coalescing); default 20 ms. */
   readonly coalesceMs?: number;
+  /** Executor outcomes wait while it is busy, until it has reported nothing for this long; default 1000 ms. */
+  readonly outcomeQuietMs?: number;
+  /** …and never longer than this; default 5000 ms. */
+  readonly outcomeHoldMs?: number;
   /** Retry delay for the bus connection and for a round that failed; default 5000 ms. */
   readonly retryMs?: number;
   /** Timeout of the stafd call; default 5000 ms. */
@@ -129,6 +155,13 @@ export class StacDaemon {
   #dirty = false;
   #reasons: string[] = [];
   #roundTimer: NodeJS.Timeout | undefined;
+  /** Set while executor outcomes are held (see the module header): the cap, and the quiet timer. */
+  #holdTimer: NodeJS.Timeout | undefined;
+  #quietTimer: NodeJS.Timeout | undefined;
+  #held: string[] = [];
+  #watchingIdle = false;
+  /** How long the last round's observe + plan took (paces the next one). */
+  #lastRoundMs = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #busTimer: NodeJS.Timeout | undefined;
   #pollTimer: NodeJS.Timeout | undefined;
@@ -153,7 +186,7 @@ export class StacDaemon {
       hostKey: () => this.#identity?.hostkey ?? null,
       locate: (tid) => this.#locate(tid),
       requestRound: (why) => {
-        this.requestRound(why);
+        this.#outcome(why);
       },
       ...(opts.backoff === undefined ? {} : { backoff: opts.backoff }),
       ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency }),
@@ -252,7 +285,10 @@ export class StacDaemon {
     this.#stopped = true;
     this.#opts.notifier?.stopping('stopping; I/O controllers stay connected');
     this.#abort.abort();
-    for (const t of [this.#roundTimer, this.#retryTimer, this.#busTimer]) clearTimeout(t);
+    for (const t of [this.#roundTimer, this.#holdTimer, this.#quietTimer, this.#retryTimer, this.#busTimer])
+      clearTimeout(t);
+    this.#holdTimer = undefined;
+    this.#quietTimer = undefined;
     clearInterval(this.#pollTimer);
     await this.#running;
     await this.#executor.close();
@@ -267,13 +303,12 @@ export class StacDaemon {
         await this.#executor.idle();
         if (this.#quiet()) return;
       }
-      await (this.#running ??
-        new Promise<void>((resolve) => setTimeout(resolve, this.#opts.coalesceMs ?? 20)));
+      await (this.#running ?? new Promise<void>((resolve) => setTimeout(resolve, this.#coalesceMs)));
     }
   }
 
   #quiet(): boolean {
-    return this.#roundTimer === undefined && this.#running === undefined;
+    return this.#roundTimer === undefined && this.#running === undefined && this.#holdTimer === undefined;
   }
 
   // ---- rounds ------------------------------------------------------------------------------------
@@ -283,31 +318,79 @@ export class StacDaemon {
     if (this.#stopped) return;
     this.#dirty = true;
     if (this.#reasons.length < 20) this.#reasons.push(why);
+    this.#schedule(this.#coalesceMs);
+  }
+
+  get #coalesceMs(): number {
+    return this.#opts.coalesceMs ?? 20;
+  }
+
+  /** Start a round after `delayMs`, unless one is running (it schedules the next) or already scheduled. */
+  #schedule(delayMs: number): void {
     if (this.#running !== undefined || this.#roundTimer !== undefined) return;
     this.#roundTimer = setTimeout(() => {
       this.#roundTimer = undefined;
-      this.#running = this.#runRounds().finally(() => {
+      this.#running = this.#runRound().finally(() => {
         this.#running = undefined;
+        if (this.#dirty && !this.#stopped)
+          this.#schedule(Math.max(this.#coalesceMs, Math.min(this.#lastRoundMs, MAX_ROUND_PAUSE_MS)));
       });
-    }, this.#opts.coalesceMs ?? 20);
+    }, delayMs);
   }
 
-  async #runRounds(): Promise<void> {
-    while (this.#dirty && !this.#stopped) {
-      this.#dirty = false;
-      const reasons = this.#reasons.splice(0);
-      try {
-        await this.#round(reasons);
-        this.#lastRoundError = '';
-      } catch (err) {
-        const text = describeError(err);
-        if (text !== this.#lastRoundError) this.#log.error({ err }, `round failed: ${text}; retrying`);
-        this.#lastRoundError = text;
-        clearTimeout(this.#retryTimer);
-        this.#retryTimer = setTimeout(() => {
-          this.requestRound('retry after a failed round');
-        }, this.#retryMs);
-      }
+  /**
+   * The executor's trigger: held while it still has jobs (their outcomes come
+   * in one by one), until it is idle, quiet for `outcomeQuietMs`, or
+   * `outcomeHoldMs` has passed since the first held one.
+   */
+  #outcome(why: string): void {
+    if (this.#stopped) return;
+    if (!this.#executor.busy) {
+      this.requestRound(why);
+      return;
+    }
+    if (this.#held.length < 20) this.#held.push(why);
+    const release = (): void => {
+      this.#release();
+    };
+    this.#holdTimer ??= setTimeout(release, this.#opts.outcomeHoldMs ?? 5000);
+    clearTimeout(this.#quietTimer);
+    this.#quietTimer = setTimeout(release, this.#opts.outcomeQuietMs ?? 1000);
+    if (this.#watchingIdle) return;
+    this.#watchingIdle = true;
+    void this.#executor.idle().then(() => {
+      this.#watchingIdle = false;
+      this.#release();
+    });
+  }
+
+  #release(): void {
+    if (this.#holdTimer === undefined) return;
+    clearTimeout(this.#holdTimer);
+    clearTimeout(this.#quietTimer);
+    this.#holdTimer = undefined;
+    this.#quietTimer = undefined;
+    for (const why of this.#held.splice(0)) this.requestRound(why);
+  }
+
+  async #runRound(): Promise<void> {
+    if (this.#stopped) return;
+    this.#dirty = false;
+    const reasons = this.#reasons.splice(0);
+    const started = performance.now();
+    try {
+      await this.#round(reasons);
+      this.#lastRoundError = '';
+    } catch (err) {
+      const text = describeError(err);
+      if (text !== this.#lastRoundError) this.#log.error({ err }, `round failed: ${text}; retrying`);
+      this.#lastRoundError = text;
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => {
+        this.requestRound('retry after a failed round');
+      }, this.#retryMs);
+    } finally {
+      this.#lastRoundMs = performance.now() - started;
     }
   }
 
@@ -320,13 +403,14 @@ export class StacDaemon {
     return policyOf(this.#config);
   }
 
-  /** Observe and plan, without executing. */
-  async #plan(): Promise<RoundResult> {
+  /** Observe and plan, without executing; `mark` is the executor's observation mark taken first. */
+  async #plan(): Promise<RoundResult & { readonly mark: number }> {
     const config = this.#config;
     const identity = this.#identity;
     if (config === undefined || identity === undefined)
       throw new StasError('STACD_NOT_STARTED', 'stacd is not started');
     const policy = policyOf(config);
+    const mark = this.#executor.observationMark();
     const observed = await observe(
       { controllers: config.controllers, ipFamily: policy.ipFamily },
       {
@@ -351,11 +435,18 @@ export class StacDaemon {
       identity: { hostnqn: identity.hostnqn, hostid: identity.hostid },
       ifaces: observed.ifaces,
     };
-    return { time: Date.now(), actions: planIocs(input), discovered: observed.discovered, observed, policy };
+    return {
+      time: Date.now(),
+      actions: planIocs(input),
+      discovered: observed.discovered,
+      observed,
+      policy,
+      mark,
+    };
   }
 
   async #round(reasons: readonly string[]): Promise<void> {
-    const result = await this.#plan();
+    const { mark, ...result } = await this.#plan();
     if (this.#stopped) return;
     this.#log.debug({ triggers: reasons }, `round ${this.#rounds + 1}`);
     this.#reportOnce([
@@ -364,7 +455,7 @@ export class StacDaemon {
       ...result.observed.exclusions.diagnostics.map(formatDiagnostic),
     ]);
     this.#last = result;
-    this.#executor.execute(result.actions);
+    this.#executor.execute(result.actions, { observedAt: mark });
     this.#rounds++;
     const status = this.#statusLine();
     if (status !== this.#lastStatus) {

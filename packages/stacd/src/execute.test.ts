@@ -359,6 +359,45 @@ describe('Executor: adopt and disconnect', () => {
   });
 });
 
+describe('Executor: stale plans', () => {
+  it('skips actions planned before a job on their controller finished, and asks for a new round', async () => {
+    const h = harness();
+    const mark = h.executor.observationMark();
+    h.executor.execute(connectPlan('10.0.0.1'), { observedAt: mark });
+    await h.executor.idle();
+    expect(h.fake.connects).toHaveLength(1);
+    // A plan made from an observation taken before that connect finished (its snapshot lacks nvme0).
+    h.executor.execute(connectPlan('10.0.0.1'), { observedAt: mark });
+    await h.executor.idle();
+    expect(h.fake.connects).toHaveLength(1);
+    expect(h.executor.record(T1.key)).toMatchObject({ phase: 'connected', device: 'nvme0' });
+    expect(h.rounds).toEqual([`${T1.key} connected`, '1 stale actions']);
+    // The same plan from a fresh observation is carried out (here: EALREADY, already ours).
+    h.executor.execute(connectPlan('10.0.0.1'), { observedAt: h.executor.observationMark() });
+    await h.executor.idle();
+    expect(h.fake.connects).toHaveLength(2);
+  });
+
+  it('judges staleness per controller: other controllers of the same plan go ahead', async () => {
+    const h = harness();
+    const mark = h.executor.observationMark();
+    h.executor.execute(connectPlan('10.0.0.1'), { observedAt: mark });
+    await h.executor.idle();
+    h.executor.execute(connectPlan('10.0.0.1', '10.0.0.2'), { observedAt: mark });
+    await h.executor.idle();
+    expect(h.fake.connects.map((c) => c.tokens.get('traddr'))).toEqual(['10.0.0.1', '10.0.0.2']);
+  });
+
+  it('is busy while a job is queued or running', async () => {
+    const h = harness({ fake: new FakeFabricsDevice({ sysRoot: join(root, 'sys'), delayMs: 5 }) });
+    expect(h.executor.busy).toBe(false);
+    h.executor.execute(connectPlan('10.0.0.1'));
+    expect(h.executor.busy).toBe(true);
+    await h.executor.idle();
+    expect(h.executor.busy).toBe(false);
+  });
+});
+
 describe('Executor: dry run', () => {
   it('writes nothing to the registry, does not retry, and tries each connect once', async () => {
     const fake = new FakeFabricsDevice({ respond: () => fakeFailure('EPERM') });

@@ -8,10 +8,19 @@
  * The executor decides nothing. It is:
  * - serialized per controller identity (transport, traddr, trsvcid, subsystem):
  *   a disconnect never overtakes a pending connect (serial-queue.ts), and
- *   bounded (`concurrency` kernel operations at once, default 4);
+ *   bounded (`concurrency` kernel operations at once, default 16, see below);
  * - idempotent: an action already queued or running for a key is not queued
  *   again; `already-connected` (EALREADY) is success, and the controller the
  *   kernel already has is located and claimed;
+ * - not fooled by its own lag: a plan made from an observation taken before
+ *   a job on the same controller finished is stale for that controller
+ *   (its snapshot may predate the controller the job created or deleted).
+ *   The daemon takes `observationMark()` before it observes and passes it to
+ *   `execute()`; stale actions are left out (logged at debug) and a new round
+ *   is asked for, so the planner decides them again from a fresh snapshot.
+ *   Without this, every round that overlaps a burst of connects repeats the
+ *   connects that finished during its observation (EALREADY, and a full
+ *   sysfs re-read to locate the controller);
  * - patient: a failed connect is not repeated before its backoff delay
  *   (util/backoff.ts: transient errors back off from 1 s to 60 s; errors
  *   that need a configuration change wait the full 60 s); when the delay is
@@ -26,6 +35,17 @@
  * disconnect or skip, with its reason code and TID, logged again only when
  * the decision for that controller changes; keeps at debug. Outcomes: the
  * first failure (warn) and the recovery (info), not every retry.
+ *
+ * Concurrency (DEFAULT_EXECUTOR_CONCURRENCY = 16): how many controllers can
+ * have a kernel operation outstanding. Linux serialises /dev/nvme-fabrics
+ * writes under one global mutex (nvmf_dev_mutex in
+ * drivers/nvme/host/fabrics.c, held across nvmf_create_ctrl), so on today's
+ * kernels concurrent connects queue in the kernel. The bound still matters:
+ * disconnects (delete_controller, not under that mutex) overlap; one connect
+ * hung on a dead target does not hold up the queue of unrelated work behind
+ * it in userspace; and a kernel without the global lock connects in
+ * parallel. It matches DEFAULT_FABRICS_CONCURRENCY (the worker threads that
+ * do the calls), so queueing happens here, per controller, not in the pool.
  *
  * Dry run (`dryRun`): the FabricsDevice given is a dry-run one (it logs what
  * it would write); the registry is not touched and nothing is retried.
@@ -87,7 +107,16 @@ export interface ExecutorOptions {
   readonly dryRun?: boolean;
 }
 
-export const DEFAULT_EXECUTOR_CONCURRENCY = 4;
+export const DEFAULT_EXECUTOR_CONCURRENCY = 16;
+
+export interface ExecuteOptions {
+  /**
+   * `observationMark()` taken before the observation the plan was made from;
+   * actions on controllers whose jobs finished after it are stale (skipped).
+   * Omitted: no action is considered stale.
+   */
+  readonly observedAt?: number;
+}
 
 type ConnectAction = Extract<IocAction, { kind: 'connect' }>;
 type AdoptAction = Extract<IocAction, { kind: 'adopt' }>;
@@ -106,6 +135,12 @@ export class Executor {
   readonly #records = new Map<string, IocRecord>();
   /** `kind:key` of jobs queued or running. */
   readonly #pending = new Set<string>();
+  /** Jobs queued or running, per key. */
+  readonly #busyKeys = new Map<string, number>();
+  /** Jobs finished so far (the observation mark). */
+  #finished = 0;
+  /** Per lane, the value of #finished right after its latest job finished. */
+  readonly #laneFinished = new Map<string, number>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
   /** Last decision logged per key (`kind:reason`). */
   readonly #decisions = new Map<string, string>();
@@ -150,6 +185,16 @@ export class Executor {
     return this.#queue.idle();
   }
 
+  /** Jobs queued or running. */
+  get busy(): boolean {
+    return this.#queue.size > 0;
+  }
+
+  /** Take before observing; pass to execute() as `observedAt` (see the module header). */
+  observationMark(): number {
+    return this.#finished;
+  }
+
   /** Stop: no new jobs, no retries; waits for running kernel operations (never disconnects anything). */
   async close(): Promise<void> {
     this.#closed = true;
@@ -159,8 +204,9 @@ export class Executor {
   }
 
   /** Carry out one plan (see the module header). Returns at once; jobs run in the background. */
-  execute(actions: readonly IocAction[]): void {
+  execute(actions: readonly IocAction[], opts: ExecuteOptions = {}): void {
     if (this.#closed) return;
+    // Stale actions still count here: their keys' records stay until a fresh plan decides.
     const keys = new Set(actions.map((a) => a.key));
     for (const key of [...this.#decisions.keys()]) if (!keys.has(key)) this.#decisions.delete(key);
     for (const key of [...this.#records.keys()]) {
@@ -168,7 +214,16 @@ export class Executor {
       this.#records.delete(key);
       this.#clearTimer(key);
     }
+    let stale = 0;
+    if (opts.observedAt !== undefined) {
+      // Rounds execute in order, so no later plan can be stale for these lanes.
+      for (const [lane, n] of this.#laneFinished) if (n <= opts.observedAt) this.#laneFinished.delete(lane);
+    }
     for (const a of actions) {
+      if (this.#isStale(a, opts.observedAt)) {
+        stale++;
+        continue;
+      }
       this.#logDecision(a);
       switch (a.kind) {
         case 'connect':
@@ -206,11 +261,23 @@ export class Executor {
           break;
       }
     }
+    if (stale > 0) {
+      this.#opts.log.debug(
+        { stale },
+        `${stale} actions planned before their controllers' last jobs finished; planning again`,
+      );
+      this.#opts.requestRound(`${stale} stale actions`);
+    }
+  }
+
+  /** A job on this action's controller finished after the observation the action was planned from. */
+  #isStale(a: IocAction, observedAt: number | undefined): boolean {
+    if (observedAt === undefined || a.tid === null) return false;
+    return (this.#laneFinished.get(laneOf(a.tid)) ?? 0) > observedAt;
   }
 
   #busy(key: string): boolean {
-    for (const p of this.#pending) if (p.slice(p.indexOf(':') + 1) === key) return true;
-    return false;
+    return this.#busyKeys.has(key);
   }
 
   #logDecision(a: IocAction): void {
@@ -232,14 +299,27 @@ export class Executor {
     const id = `${kind}:${key}`;
     if (this.#pending.has(id)) return;
     this.#pending.add(id);
+    this.#busyKeys.set(key, (this.#busyKeys.get(key) ?? 0) + 1);
+    const lane = laneOf(tid);
     this.#queue
-      .run(laneOf(tid), job)
+      .run(lane, async () => {
+        try {
+          await job();
+        } finally {
+          // Counted once the job's effects are done: an observation marked after this sees them.
+          this.#finished++;
+          this.#laneFinished.set(lane, this.#finished);
+        }
+      })
       .catch((err: unknown) => {
         if (!this.#closed)
           this.#opts.log.error({ err, key }, `${kind} job failed unexpectedly: ${describeError(err)}`);
       })
       .finally(() => {
         this.#pending.delete(id);
+        const n = (this.#busyKeys.get(key) ?? 1) - 1;
+        if (n > 0) this.#busyKeys.set(key, n);
+        else this.#busyKeys.delete(key);
       });
   }
 

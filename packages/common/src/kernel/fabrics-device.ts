@@ -5,8 +5,21 @@
  *
  * The `FabricsDevice` interface is what the daemons depend on; tests give them
  * `FakeFabricsDevice` (testing/fake-fabrics.ts). `KernelFabricsDevice` does the
- * real system calls on a WorkerPool (default 4 threads), because each of them
- * blocks in the kernel for as long as connecting or shutting down takes.
+ * real system calls on a WorkerPool, because each of them blocks in the
+ * kernel for as long as connecting or shutting down takes.
+ *
+ * How many at once (DEFAULT_FABRICS_CONCURRENCY = 16, the same as stacd's
+ * executor): Linux serialises /dev/nvme-fabrics writes under one global mutex
+ * (nvmf_dev_mutex in drivers/nvme/host/fabrics.c, held across
+ * nvmf_create_ctrl), so on today's kernels parallel connect writes simply
+ * queue in the kernel, and a wider pool does not make connects faster. It
+ * still pays: delete_controller is not under that mutex, so disconnects (and
+ * the shutdowns they wait for) overlap; a connect hung on a dead target holds
+ * one thread, not the queue of unrelated work behind it; and a kernel that
+ * drops the global lock gets the parallelism without a stas change. 16 bounds
+ * what the daemon can have outstanding in the kernel and the threads it may
+ * start (each worker is a Node isolate, several MB); the pool ends workers
+ * idle for 30 s (`workerIdleMs`), so an idle daemon does not carry them.
  *
  * Outcomes are values (fabrics-outcome.ts): every errno becomes a typed
  * ConnectOutcome/DisconnectOutcome, EALREADY is `already-connected` (ok). Only
@@ -63,13 +76,15 @@ export interface KernelFabricsDeviceOptions {
   readonly fabricsDevice: string;
   /** sysfs mount (StasPaths.sys). */
   readonly sys: string;
-  /** Requests running at once; default 4. */
+  /** Requests running at once; default DEFAULT_FABRICS_CONCURRENCY. */
   readonly concurrency?: number;
+  /** A worker thread idle this long ends; default DEFAULT_WORKER_IDLE_MS (30 s). */
+  readonly workerIdleMs?: number;
   /** Kernel release for the classic option set (default: os.release()). */
   readonly release?: string;
 }
 
-export const DEFAULT_FABRICS_CONCURRENCY = 4;
+export const DEFAULT_FABRICS_CONCURRENCY = 16;
 
 /** `<sys>/class/nvme/<device>/delete_controller`. */
 export function deleteControllerPath(sys: string, device: DeviceName): string {
@@ -90,6 +105,7 @@ export class KernelFabricsDevice implements FabricsDevice {
       source: FABRICS_WORKER_SOURCE,
       size: opts.concurrency ?? DEFAULT_FABRICS_CONCURRENCY,
       name: 'stas-fabrics',
+      ...(opts.workerIdleMs === undefined ? {} : { idleMs: opts.workerIdleMs }),
     });
   }
 

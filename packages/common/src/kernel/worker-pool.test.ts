@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StasError } from '../errors.js';
 import { WorkerPool, workerSource } from './worker-pool.js';
 
@@ -37,13 +37,19 @@ const HANDLER = `function (req) {
 }`;
 
 const pools: WorkerPool[] = [];
-function pool(size: number): WorkerPool {
-  const p = new WorkerPool({ source: workerSource(HANDLER), size, name: 'test-pool' });
+function pool(size: number, idleMs?: number): WorkerPool {
+  const p = new WorkerPool({
+    source: workerSource(HANDLER),
+    size,
+    name: 'test-pool',
+    ...(idleMs === undefined ? {} : { idleMs }),
+  });
   pools.push(p);
   return p;
 }
 
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(pools.splice(0).map((p) => p.close()));
 });
 
@@ -75,11 +81,11 @@ describe('WorkerPool', () => {
     const p = pool(2);
     const { sab, ia } = shared();
     const jobs = Array.from({ length: 10 }, () => p.run({ op: 'track', ms: 20, sab }));
-    expect(p.stats).toEqual({ running: 2, queued: 8, workers: 2 });
+    expect(p.stats).toEqual({ running: 2, queued: 8, workers: 2, retired: 0 });
     await expect(Promise.all(jobs)).resolves.toEqual(new Array(10).fill('tracked'));
     expect(Atomics.load(ia, 1)).toBe(2);
     expect(Atomics.load(ia, 3)).toBe(10);
-    expect(p.stats).toEqual({ running: 0, queued: 0, workers: 2 });
+    expect(p.stats).toEqual({ running: 0, queued: 0, workers: 2, retired: 0 });
   });
 
   it('keeps the event loop running while a worker is blocked in the kernel (Atomics.wait stands in)', async () => {
@@ -181,5 +187,88 @@ describe('WorkerPool', () => {
 
   it('refuses a size below 1', () => {
     expect(() => new WorkerPool({ source: workerSource(HANDLER), size: 0 })).toThrow(RangeError);
+  });
+
+  it('refuses a negative idle time', () => {
+    expect(() => new WorkerPool({ source: workerSource(HANDLER), size: 1, idleMs: -1 })).toThrow(RangeError);
+  });
+});
+
+describe('WorkerPool: idle workers end', () => {
+  // Real timers here: the pool's own idle timer ends the worker; vi.waitFor only bounds the wait.
+  it('ends a worker idle for idleMs, and starts a new one for the next job', async () => {
+    const p = pool(2, 10);
+    const { sab } = shared();
+    await expect(p.run({ op: 'double', value: 4, sab })).resolves.toBe(8);
+    await vi.waitFor(
+      () => {
+        expect(p.stats.retired).toBe(1);
+      },
+      { timeout: 5000, interval: 5 },
+    );
+    expect(p.stats.workers).toBe(0);
+    await expect(p.run({ op: 'double', value: 5, sab })).resolves.toBe(10);
+    expect(p.stats).toMatchObject({ workers: 1, retired: 1 });
+    await vi.waitFor(
+      () => {
+        expect(p.stats.retired).toBe(2);
+      },
+      { timeout: 5000, interval: 5 },
+    );
+  });
+
+  // Fake setTimeout from here on: the idle clock is driven by hand; the workers themselves are real.
+  it('never ends a worker while it runs a job, however long', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const p = pool(1, 1000);
+    const { sab, ia } = shared();
+    const job = p.run({ op: 'hold', sab });
+    await until(ia, 0, 1);
+    vi.advanceTimersByTime(60_000);
+    expect(p.stats).toMatchObject({ running: 1, workers: 1, retired: 0 });
+    release(ia);
+    await expect(job).resolves.toBe('released');
+    vi.advanceTimersByTime(999);
+    expect(p.stats).toMatchObject({ workers: 1, retired: 0 });
+    vi.advanceTimersByTime(1);
+    expect(p.stats).toMatchObject({ workers: 0, retired: 1 });
+  });
+
+  it('restarts the idle clock when a worker takes a new job', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const p = pool(1, 1000);
+    const { sab } = shared();
+    await p.run({ op: 'double', value: 1, sab });
+    vi.advanceTimersByTime(900);
+    await p.run({ op: 'double', value: 2, sab });
+    vi.advanceTimersByTime(900);
+    expect(p.stats).toMatchObject({ workers: 1, retired: 0 });
+    vi.advanceTimersByTime(100);
+    expect(p.stats).toMatchObject({ workers: 0, retired: 1 });
+  });
+
+  it('after a burst, keeps only the workers a trickle of jobs still needs', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const p = pool(4, 1000);
+    const { sab, ia } = shared();
+    const burst = Array.from({ length: 4 }, () => p.run({ op: 'hold', sab }));
+    await until(ia, 0, 4);
+    release(ia);
+    await Promise.all(burst);
+    expect(p.stats.workers).toBe(4);
+    for (let i = 0; i < 3; i += 1) {
+      vi.advanceTimersByTime(500);
+      await p.run({ op: 'double', value: i, sab });
+    }
+    expect(p.stats).toMatchObject({ workers: 1, retired: 3 });
+  });
+
+  it('keeps idle workers for good with idleMs Infinity', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const p = pool(1, Infinity);
+    const { sab } = shared();
+    await p.run({ op: 'double', value: 1, sab });
+    vi.advanceTimersByTime(24 * 3600_000);
+    expect(p.stats).toMatchObject({ workers: 1, retired: 0 });
   });
 });

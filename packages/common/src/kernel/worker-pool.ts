@@ -10,8 +10,14 @@
  *   signal's reason). A job already running cannot be taken back from the
  *   kernel: its promise settles with the real result, whatever the signal,
  *   because the caller must learn whether a controller was created.
- * - Workers start on demand and stay; an idle worker is unref'd, so the pool
- *   alone never keeps the process alive, while a running job does.
+ * - Workers start on demand. An idle worker is unref'd, so the pool alone
+ *   never keeps the process alive, while a running job does. A worker left
+ *   idle for `idleMs` (default 30 s) ends: each Node worker carries its own
+ *   isolate and heap (several MB of RSS), and a daemon that connected 16
+ *   controllers at boot should not carry 16 threads for the rest of its life.
+ *   The first idle worker is reused first, so in a steady trickle of jobs one
+ *   worker stays and the others end. A job arriving after that starts a new
+ *   worker (a few ms, negligible next to a kernel connect).
  * - A worker that throws or exits fails its job with StasError
  *   KERNEL_WORKER_FAILED and is replaced by the next job.
  * - close(): queued jobs reject with KERNEL_POOL_CLOSED, running ones finish,
@@ -53,7 +59,11 @@ export interface WorkerPoolOptions {
   readonly size: number;
   /** Name shown in thread lists and errors. */
   readonly name?: string;
+  /** A worker idle this long ends; default DEFAULT_WORKER_IDLE_MS. Infinity: workers stay. */
+  readonly idleMs?: number;
 }
+
+export const DEFAULT_WORKER_IDLE_MS = 30_000;
 
 export interface RunOptions {
   readonly signal?: AbortSignal;
@@ -77,6 +87,8 @@ interface Job {
 interface Slot {
   readonly worker: Worker;
   job: Job | undefined;
+  /** Ends the worker once it has been idle for `idleMs`; set only while idle. */
+  idleTimer: NodeJS.Timeout | undefined;
 }
 
 interface Reply {
@@ -93,16 +105,21 @@ function isReply(value: unknown): value is Reply {
 export interface WorkerPoolStats {
   readonly running: number;
   readonly queued: number;
+  /** Workers alive now (busy or idle). */
   readonly workers: number;
+  /** Workers ended so far because they were idle for `idleMs`. */
+  readonly retired: number;
 }
 
 export class WorkerPool {
   readonly #source: string;
   readonly #size: number;
   readonly #name: string;
+  readonly #idleMs: number;
   readonly #slots: Slot[] = [];
   readonly #queue: Job[] = [];
   #nextId = 1;
+  #retired = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #drained = new Set<() => void>();
@@ -113,6 +130,9 @@ export class WorkerPool {
     this.#source = opts.source;
     this.#size = opts.size;
     this.#name = opts.name ?? 'stas-worker';
+    const idleMs = opts.idleMs ?? DEFAULT_WORKER_IDLE_MS;
+    if (Number.isNaN(idleMs) || idleMs < 0) throw new RangeError(`idleMs must be ≥ 0, got ${idleMs}`);
+    this.#idleMs = idleMs;
   }
 
   get stats(): WorkerPoolStats {
@@ -120,6 +140,7 @@ export class WorkerPool {
       running: this.#slots.filter((s) => s.job !== undefined).length,
       queued: this.#queue.length,
       workers: this.#slots.length,
+      retired: this.#retired,
     };
   }
 
@@ -162,6 +183,7 @@ export class WorkerPool {
         await new Promise<void>((resolve) => this.#drained.add(resolve));
       }
       const slots = this.#slots.splice(0);
+      for (const s of slots) clearTimeout(s.idleTimer);
       await Promise.all(slots.map((s) => s.worker.terminate()));
     })();
     return this.#closing;
@@ -174,6 +196,8 @@ export class WorkerPool {
       const job = this.#queue.shift();
       if (job === undefined) return;
       job.signal?.removeEventListener('abort', job.onAbort);
+      clearTimeout(slot.idleTimer);
+      slot.idleTimer = undefined;
       slot.job = job;
       slot.worker.ref();
       slot.worker.postMessage({ id: job.id, request: job.request });
@@ -190,7 +214,7 @@ export class WorkerPool {
       stdout: false,
       stderr: false,
     });
-    const slot: Slot = { worker, job: undefined };
+    const slot: Slot = { worker, job: undefined, idleTimer: undefined };
     worker.on('message', (message: unknown) => {
       this.#settle(slot, message);
     });
@@ -209,6 +233,7 @@ export class WorkerPool {
     if (job === undefined || !isReply(message) || message.id !== job.id) return;
     slot.job = undefined;
     slot.worker.unref();
+    this.#retireWhenIdle(slot);
     if (message.ok) {
       job.resolve(message.value);
     } else {
@@ -225,11 +250,27 @@ export class WorkerPool {
     this.#slots.splice(at, 1);
     const job = slot.job;
     slot.job = undefined;
+    clearTimeout(slot.idleTimer);
     void slot.worker.terminate();
     if (job !== undefined) {
       job.reject(new StasError('KERNEL_WORKER_FAILED', `${this.#name}: the worker failed`, { cause: err }));
     }
     this.#afterJob();
+  }
+
+  /** Arm the idle timer of a slot that just finished its job (a job taken meanwhile disarms it). */
+  #retireWhenIdle(slot: Slot): void {
+    if (this.#closed || !Number.isFinite(this.#idleMs)) return;
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = setTimeout(() => {
+      slot.idleTimer = undefined;
+      const at = this.#slots.indexOf(slot);
+      if (at === -1 || slot.job !== undefined) return;
+      this.#slots.splice(at, 1); // its 'exit' event then finds no slot: not a failure
+      this.#retired++;
+      void slot.worker.terminate();
+    }, this.#idleMs);
+    slot.idleTimer.unref();
   }
 
   #afterJob(): void {

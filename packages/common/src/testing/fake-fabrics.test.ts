@@ -108,6 +108,30 @@ describe('FakeFabricsDevice', () => {
     expect(fake.inFlight).toBe(0);
   });
 
+  it('decides a connect when it starts, as the kernel does: a concurrent duplicate gets EALREADY', async () => {
+    const fake = new FakeFabricsDevice({ sysRoot: sys, delayMs: 20 });
+    const supported = (await fake.probeOptions()).options;
+    const { text } = buildConnectArgs({ tid: ioTid, role: 'io', options: {}, supported });
+    const first = fake.connect(text);
+    expect(fake.live).toEqual(['nvme0']);
+    await expect(fake.connect(text)).resolves.toEqual({ ok: true, kind: 'already-connected' });
+    await expect(first).resolves.toMatchObject({ ok: true, kind: 'connected', device: 'nvme0' });
+    const snapshot = await readSysfsSnapshot(sys);
+    expect(snapshot.controllers.map((c) => c.device)).toEqual(['nvme0']);
+  });
+
+  it('removes a controller only when its disconnect answers', async () => {
+    const fake = new FakeFabricsDevice({ sysRoot: sys, delayMs: 20 });
+    const supported = (await fake.probeOptions()).options;
+    const { text } = buildConnectArgs({ tid: ioTid, role: 'io', options: {}, supported });
+    await fake.connect(text);
+    const leaving = fake.disconnect('nvme0' as DeviceName);
+    expect(fake.live).toEqual(['nvme0']);
+    await expect(leaving).resolves.toEqual({ ok: true, kind: 'deleted' });
+    expect(fake.live).toEqual([]);
+    expect((await readSysfsSnapshot(sys)).controllers).toEqual([]);
+  });
+
   it('refuses work after close and honours an aborted signal', async () => {
     const fake = new FakeFabricsDevice();
     await expect(fake.connect('nqn=a,transport=tcp', { signal: AbortSignal.abort() })).rejects.toMatchObject({

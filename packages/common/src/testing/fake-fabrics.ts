@@ -11,6 +11,15 @@
  * string without nqn or transport; delete of an unknown device → already-gone.
  * `respond` overrides the answer per call (return undefined for the default).
  *
+ * Timing: every answer comes `delayMs` after the call. A connect is decided
+ * when it starts, as the kernel does (it checks for a duplicate and takes the
+ * instance early, under its global nvmf_dev_mutex), so a concurrent connect
+ * of the same controller gets EALREADY, and its controller appears in the
+ * fake sysfs tree during the delay, not after it: the answer comes after
+ * `delayMs` or the tree update, whichever is later, not their sum (on a busy
+ * disk the update alone can take tens of ms). A disconnect removes the
+ * controller after its delay (the kernel frees the instance at the end).
+ *
  * The fake has no concurrency bound of its own; `maxInFlight` tells tests of
  * executors what they allowed. Timers: node timers (vitest fake timers work).
  */
@@ -96,19 +105,30 @@ export class FakeFabricsDevice implements FabricsDevice {
     this.#opts = opts;
   }
 
-  /** Devices the fake currently holds, by instance. */
+  /** Devices the fake currently holds, by instance (a connect's from the moment it starts). */
   get live(): DeviceName[] {
     return [...this.#live.keys()].sort((a, b) => a - b).map(deviceNameOf);
   }
 
-  async #enter<T>(opts: FabricsRequestOptions | undefined, fn: () => Promise<T>): Promise<T> {
+  /** Run `fn` after the delay, or (`during`) alongside it, answering when both are done. */
+  async #enter<T>(
+    opts: FabricsRequestOptions | undefined,
+    fn: () => Promise<T>,
+    when: 'after' | 'during' = 'after',
+  ): Promise<T> {
     if (this.#closed) throw new StasError('KERNEL_POOL_CLOSED', 'fake fabrics device: closed');
     opts?.signal?.throwIfAborted();
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
-      if ((this.#opts.delayMs ?? 0) > 0) await delay(this.#opts.delayMs);
-      return await fn();
+      const ms = this.#opts.delayMs ?? 0;
+      if (ms <= 0) return await fn();
+      if (when === 'after') {
+        await delay(ms);
+        return await fn();
+      }
+      const [value] = await Promise.all([fn(), delay(ms)]);
+      return value;
     } finally {
       this.inFlight--;
     }
@@ -133,16 +153,20 @@ export class FakeFabricsDevice implements FabricsDevice {
     const tokens = parseConnectString(text);
     const record = { text, tokens, outcome: { ok: true, kind: 'already-connected' } as ConnectOutcome };
     this.connects.push(record);
-    return this.#enter(opts, async () => {
-      const outcome = this.#opts.respond?.(text, index) ?? this.#defaultConnect(tokens);
-      record.outcome = outcome;
-      if (outcome.ok && outcome.kind === 'connected') {
-        this.#live.set(outcome.instance, { instance: outcome.instance, tokens });
-        if (this.#opts.sysRoot !== undefined)
-          await this.#writeSysfs(outcome.instance, outcome.cntlid, tokens);
-      }
-      return outcome;
-    });
+    return this.#enter(
+      opts,
+      async () => {
+        const outcome = this.#opts.respond?.(text, index) ?? this.#defaultConnect(tokens);
+        record.outcome = outcome;
+        if (outcome.ok && outcome.kind === 'connected') {
+          this.#live.set(outcome.instance, { instance: outcome.instance, tokens });
+          if (this.#opts.sysRoot !== undefined)
+            await this.#writeSysfs(outcome.instance, outcome.cntlid, tokens);
+        }
+        return outcome;
+      },
+      'during',
+    );
   }
 
   async #writeSysfs(instance: number, cntlid: number, tokens: ReadonlyMap<string, string>): Promise<void> {
