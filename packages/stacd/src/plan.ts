@@ -40,22 +40,36 @@
  * action (as the `device` of a desired TID's action, or under its own key).
  * Actions are sorted by key.
  *
- * Used by: daemon.ts, dbus/stac-service.ts (explain). Tests: plan.test.ts,
- * plan.matrix.test.ts, plan.prop.test.ts
+ * Cost (bench/plan-10k.ts: 10,000 desired TIDs × 10,000 kernel controllers): linear. Candidates are
+ * found by subsystem NQN and then compared field by field (CandidateSet), so a kernel controller that
+ * a candidate takes by key never has its TID built; fuzzy matches are narrowed by transport, traddr
+ * and subsystem NQN, and twins of leftover controllers by binary search in the sorted candidates.
+ * Allocation is what remains, so actions are whole object literals (spreading a shared object cost
+ * V8 about 1.5 KB per action), and each pass's per-item work is a function of its own, driven by
+ * array builtins (forEach, map, reduce): V8 optimises such a function during the first round, while a
+ * loop inside a function called once per round is compiled late, on the stack, and again after deopts.
+ *
+ * Used by: daemon.ts, dbus/stac-service.ts (explain). Tests: plan.test.ts, plan.matrix.test.ts,
+ * plan.prop.test.ts, plan.repeat.prop.test.ts, plan.reference.prop.test.ts (against plan-reference.ts)
  */
 import type { ConnectOptions } from '@stas/common/config/connect-options';
 import type { Exclusion } from '@stas/common/config/controllers-section';
 import type { FabricTransport, IpFamily } from '@stas/common/config/option-types';
 import type { DisconnectScope } from '@stas/common/config/stacd-conf';
-import { controllerMatchesTid, tidOfController } from '@stas/common/kernel/controller-match';
+import {
+  controllerHasTid,
+  controllerMatchesTid,
+  tidKeyOfController,
+  tidOfController,
+} from '@stas/common/kernel/controller-match';
 import type { ExclusionEntry } from '@stas/common/kernel/exclusions';
 import type { DeviceName } from '@stas/common/kernel/fabrics-outcome';
 import type { InterfaceAddresses } from '@stas/common/kernel/net-interfaces';
 import type { NvmeController } from '@stas/common/kernel/sysfs-parse';
 import { isDiscoveryController, isFabricsController, isIoController } from '@stas/common/kernel/sysfs-parse';
-import { isUnspecified, parseIpAddress } from '@stas/common/net/ip-address';
+import { canonicalIp, isUnspecified, parseIpAddress } from '@stas/common/net/ip-address';
 import type { Tid, TidKey } from '@stas/common/nvme/tid';
-import { createTid, formatTid, isTransport, tidMatchesFilter } from '@stas/common/nvme/tid';
+import { createTid, formatTid, isTransport, tidMatchesFilter, tidTargetPrefix } from '@stas/common/nvme/tid';
 import type { Observation } from '@stas/common/util/observation';
 import type { Secret } from '@stas/common/util/secret';
 
@@ -236,34 +250,65 @@ export type IocActionKind = IocAction['kind'];
 interface Candidate {
   readonly tid: Tid;
   readonly origin: IocOrigin;
-  readonly dcs: string[];
+  /** The DCs that list it: shared by the candidates of one page until another DC lists one (addDc). */
+  dcs: readonly string[];
   readonly line?: number;
-  options: Partial<ConnectOptions>;
+  /**
+   * The connect options before TREQ: [Global] (discovered; the policy's own object, so it is copied
+   * when a connect action is made) or [Global] overlaid with the line's (configured; built for it).
+   */
+  readonly options: Partial<ConnectOptions>;
   readonly dhchapSecret: Secret | null;
   readonly dhchapCtrlSecret: Secret | null;
   /** Every discovered listing has NCC set (configured ones never do). */
   ncc: boolean;
+  /** A listing's TREQ asks for disable-sqflow (ignored when the configured line sets it). */
+  sqflow: boolean;
   /** Set by configured `disable-sqflow=`, so a TREQ bit does not override it. */
   readonly sqflowConfigured: boolean;
+  /** The next candidate with the same subsystem NQN (see CandidateSet). */
+  sameNqn: Candidate | undefined;
+  /** The first candidate of an NQN: how many it has (see CandidateSet). */
+  nqnCount: number;
+  /** The kernel controller assign() gave it. */
+  match: KernelController | undefined;
+  /** Its action, once made. */
+  action: IocAction | undefined;
 }
 
 interface SkippedCandidate {
   readonly tid: Tid | null;
   readonly reason: SkipReason;
   readonly origin: IocOrigin;
-  readonly dcs: string[];
+  /** As Candidate.dcs. */
+  dcs: readonly string[];
   readonly line?: number;
   readonly detail: string;
 }
 
+/**
+ * A kernel controller that no desired TID has by exact key, with its own TID (tidOfController),
+ * built once: the fuzzy pass and the undesired pass both need it.
+ */
+interface KernelEntry {
+  readonly k: KernelController;
+  readonly tid: Tid | undefined;
+  /** A fabrics I/O controller with a TID: the only kind a desired TID is matched to. */
+  readonly io: boolean;
+  /** Matched to a desired TID by the fuzzy pass. */
+  taken: boolean;
+}
+
 const NCC_FLAG = 0x4;
 const TREQ_DISABLE_SQFLOW = 0x4;
+const IO_ROLE = { role: 'io' } as const;
 
 function exclusionOf(tid: Tid, input: PlanInput): string | undefined {
-  const conf = input.exclusions.find((e) => tidMatchesFilter(tid, e.filter));
-  if (conf !== undefined) return `exclude= on stacd.conf line ${conf.line}`;
-  const host = input.hostExclusions.find((e) => e.filter !== null && tidMatchesFilter(tid, e.filter));
-  if (host !== undefined) return `exclusion "${host.text}" of ${host.file}:${host.line}`;
+  for (const e of input.exclusions)
+    if (tidMatchesFilter(tid, e.filter)) return `exclude= on stacd.conf line ${e.line}`;
+  for (const e of input.hostExclusions)
+    if (e.filter !== null && tidMatchesFilter(tid, e.filter))
+      return `exclusion "${e.text}" of ${e.file}:${e.line}`;
   return undefined;
 }
 
@@ -287,9 +332,24 @@ function normalise(tid: Tid, input: PlanInput): Tid {
   return createTid({ ...tid, ...host }, { role: 'io' });
 }
 
-/** Characters that would break or extend a kernel connect string (see connect-args.ts). */
+/**
+ * Characters that would break or extend a kernel connect string (see connect-args.ts). (A regex test
+ * here is faster than a loop over the characters: V8 compiles it to a native scan.)
+ */
 // eslint-disable-next-line no-control-regex
 const CONNECT_STRING_SYNTAX = /[\s,=\u0000-\u001f\u007f]/;
+
+/** A port number: 1 to 5 decimal digits, value 1–65535. */
+function isPortNumber(text: string): boolean {
+  if (text.length === 0 || text.length > 5) return false;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+    value = value * 10 + (c - 0x30);
+  }
+  return value >= 1 && value <= 65535;
+}
 
 /** Why an address is not usable for this transport, or null. */
 function addressProblem(transport: string, traddr: string, trsvcid: string, subnqn: string): string | null {
@@ -301,11 +361,10 @@ function addressProblem(transport: string, traddr: string, trsvcid: string, subn
   if (transport === 'fc' && CONNECT_STRING_SYNTAX.test(traddr))
     return `${JSON.stringify(traddr)} is not an FC address`;
   if (transport === 'tcp' || transport === 'rdma') {
-    const ip = parseIpAddress(traddr);
+    const ip = canonicalIp(traddr);
     if (ip === null) return `'${traddr}' is not an IP address`;
     if (isUnspecified(ip)) return `'${traddr}' is the unspecified address`;
-    if (trsvcid !== '' && !(/^\d{1,5}$/.test(trsvcid) && Number(trsvcid) >= 1 && Number(trsvcid) <= 65535))
-      return `'${trsvcid}' is not a port number`;
+    if (trsvcid !== '' && !isPortNumber(trsvcid)) return `'${trsvcid}' is not a port number`;
     return null;
   }
   if (transport === 'fc' && traddr.trim() === '') return 'it has no address';
@@ -353,9 +412,95 @@ function describeOrigin(c: { origin: IocOrigin; dcs: readonly string[]; line?: n
   return `listed by DC ${c.dcs[0] ?? '?'}${more > 0 ? ` and ${more} more` : ''}`;
 }
 
+/** `action` with `line` added when there is one (configured controllers only, so rarely: a copy is fine). */
+function withLine(action: Exclude<IocAction, { kind: 'disconnect' }>, line: number | undefined): IocAction {
+  return line === undefined ? action : { ...action, line };
+}
+
+/** Past this many candidates on one subsystem NQN, its candidates are found by TID key in a map. */
+const CROWDED_NQN = 16;
+
+/**
+ * The candidates, found by TID key through their subsystem NQN: each NQN's first candidate is in a
+ * map, the others chained to it (`sameNqn`). A kernel controller's TID has its subsysnqn, so only
+ * that NQN's candidates can have its key, and controllerHasTid compares their fields without building
+ * a key for the controller; and an NQN is shorter to hash than a key. The candidates of an NQN with
+ * many (one subsystem on many paths) are found by key in a map instead, so that lookups stay cheap.
+ */
+class CandidateSet {
+  readonly #byNqn = new Map<string, Candidate>();
+  /** The candidates of crowded NQNs. */
+  readonly #crowded = new Map<TidKey, Candidate>();
+  /** All candidates by key, built for byKey(). */
+  #all: Map<string, Candidate> | undefined;
+
+  add(c: Candidate): void {
+    this.#all?.set(c.tid.key, c);
+    const first = this.#byNqn.get(c.tid.subsysnqn);
+    if (first === undefined) {
+      c.nqnCount = 1;
+      this.#byNqn.set(c.tid.subsysnqn, c);
+      return;
+    }
+    first.nqnCount++;
+    if (first.nqnCount > CROWDED_NQN) {
+      if (first.nqnCount === CROWDED_NQN + 1)
+        for (let same: Candidate | undefined = first; same !== undefined; same = same.sameNqn)
+          this.#crowded.set(same.tid.key, same);
+      this.#crowded.set(c.tid.key, c);
+      return;
+    }
+    c.sameNqn = first.sameNqn;
+    first.sameNqn = c;
+  }
+
+  /** The candidate with this TID's key. */
+  get(tid: Tid): Candidate | undefined {
+    const first = this.#byNqn.get(tid.subsysnqn);
+    if (first === undefined) return undefined;
+    if (first.nqnCount > CROWDED_NQN) return this.#crowded.get(tid.key);
+    for (let same: Candidate | undefined = first; same !== undefined; same = same.sameNqn)
+      if (same.tid.key === tid.key) return same;
+    return undefined;
+  }
+
+  /** The candidate with the TID key of I/O controller `c` (whose TID's subsysnqn is its own). */
+  forIoController(c: NvmeController): Candidate | undefined {
+    const first = this.#byNqn.get(c.subsysnqn ?? '');
+    if (first === undefined) return undefined;
+    if (first.nqnCount > CROWDED_NQN) {
+      const key = tidKeyOfController(c);
+      return key === undefined ? undefined : this.#crowded.get(key);
+    }
+    for (let same: Candidate | undefined = first; same !== undefined; same = same.sameNqn)
+      if (controllerHasTid(c, same.tid)) return same;
+    return undefined;
+  }
+
+  /** The candidate with this key, whatever it is (rarely needed: the map is built on first use). */
+  byKey(key: string): Candidate | undefined {
+    if (this.#all === undefined) this.#all = new Map(this.all().map((c) => [c.tid.key, c]));
+    return this.#all.get(key);
+  }
+
+  /**
+   * Every candidate, in no particular order. (Collected here, once, rather than pushed onto a list by
+   * add(): V8 optimises add() early, and pushing onto each round's new, still empty array deoptimised it.)
+   */
+  all(): Candidate[] {
+    const all: Candidate[] = [];
+    for (const first of this.#byNqn.values()) {
+      if (first.nqnCount > CROWDED_NQN) continue; // in #crowded
+      for (let same: Candidate | undefined = first; same !== undefined; same = same.sameNqn) all.push(same);
+    }
+    for (const c of this.#crowded.values()) all.push(c);
+    return all;
+  }
+}
+
 function gatherConfigured(
   input: PlanInput,
-  candidates: Map<TidKey, Candidate>,
+  candidates: CandidateSet,
   skipped: Map<string, SkippedCandidate>,
   unresolved: Tid[],
 ): void {
@@ -403,8 +548,8 @@ function gatherConfigured(
       });
       continue;
     }
-    if (candidates.has(tid.key)) continue; // a duplicate line: the first one counts
-    candidates.set(tid.key, {
+    if (candidates.get(tid) !== undefined) continue; // a duplicate line: the first one counts
+    candidates.add({
       tid,
       origin: 'configured',
       dcs: [],
@@ -413,103 +558,166 @@ function gatherConfigured(
       dhchapSecret: c.dhchapSecret,
       dhchapCtrlSecret: c.dhchapCtrlSecret,
       ncc: false,
+      sqflow: false,
       sqflowConfigured: c.options['disable-sqflow'] !== undefined,
+      sameNqn: undefined,
+      nqnCount: 0,
+      match: undefined,
+      action: undefined,
     });
   }
+}
+
+/** `dc` added to the DCs of a candidate (or skipped one): a new list, since lists are shared. */
+function addDc(known: { dcs: readonly string[] }, dc: string): void {
+  if (!known.dcs.includes(dc)) known.dcs = [...known.dcs, dc];
+}
+
+/** What every entry of one log page shares. */
+interface PageContext {
+  readonly page: DiscoveredPage;
+  /** The host side filled in from the host identity (hostSide). */
+  readonly hostNqn: string;
+  readonly hostId: string;
+  /** `[page.dc]`, frozen: the DC list of every candidate this page is the first to list. */
+  readonly listedBy: readonly string[];
+}
+
+/** Records a skipped discovered entry, or adds this DC to the one already recorded under its key. */
+function skipDiscovered(
+  skipped: Map<string, SkippedCandidate>,
+  key: string,
+  tid: Tid | null,
+  reason: SkipReason,
+  at: PageContext,
+  detail: () => string,
+): void {
+  const known = skipped.get(key);
+  if (known === undefined)
+    skipped.set(key, { origin: 'discovered', dcs: at.listedBy, tid, reason, detail: detail() });
+  else addDc(known, at.page.dc);
 }
 
 function gatherDiscovered(
   input: PlanInput,
   pages: readonly DiscoveredPage[],
-  candidates: Map<TidKey, Candidate>,
+  candidates: CandidateSet,
   skipped: Map<string, SkippedCandidate>,
 ): void {
   for (const page of pages) {
-    for (const entry of page.entries) {
-      if (entry.subtype !== 'nvme') continue; // referrals and the DC itself are stafd's business
-      const listing = `listed by DC ${page.dc}`;
-      const base = { origin: 'discovered' as const, dcs: [page.dc] };
-      if (!isTransport(entry.trtype)) {
-        const key = pseudoKey(entry, page);
-        if (!skipped.has(key)) {
-          skipped.set(key, {
-            ...base,
-            tid: null,
-            reason: 'unsupported-transport',
-            detail: `${entry.subnqn} at ${entry.traddr} is ${listing} with transport '${entry.trtype}', which the kernel host does not support`,
-          });
-        }
-        continue;
-      }
-      const problem = addressProblem(entry.trtype, entry.traddr, entry.trsvcid, entry.subnqn);
-      const sameTransport = entry.trtype === page.transport;
-      // The host side is filled in before the TID is built (rather than normalise() after), so each
-      // entry builds one TID; createTid keeps empty host fields empty, so the result is the same.
-      const tid = createTid(
-        {
-          transport: entry.trtype,
-          traddr: entry.traddr,
-          trsvcid: entry.trsvcid,
-          subsysnqn: entry.subnqn,
-          hostTraddr: sameTransport ? page.hostTraddr : '',
-          ...hostSide(
-            {
-              hostIface: sameTransport && entry.trtype === 'tcp' ? page.hostIface : '',
-              hostNqn: page.hostNqn,
-              hostId: page.hostId,
-            },
-            input,
-          ),
-        },
-        { role: 'io' },
-      );
-      const skip = (reason: SkipReason, detail: string): void => {
-        const known = skipped.get(tid.key);
-        if (known === undefined) skipped.set(tid.key, { ...base, tid, reason, detail });
-        else if (!known.dcs.includes(page.dc)) known.dcs.push(page.dc);
-      };
-      if (problem !== null) {
-        skip('invalid-address', `${formatTid(tid)} is ${listing}, but ${problem}`);
-        continue;
-      }
-      const excluded = exclusionOf(tid, input);
-      if (excluded !== undefined) {
-        skip('excluded', `${listing} but excluded by ${excluded}`);
-        continue;
-      }
-      if (familyDisabled(tid, input.policy)) {
-        skip('ip-family', `${listing}, but ip-family is ${ipFamilyText(input.policy)}`);
-        continue;
-      }
-      const ncc = (entry.eflags & NCC_FLAG) !== 0;
-      const sqflow = (entry.treq & TREQ_DISABLE_SQFLOW) !== 0;
-      const known = candidates.get(tid.key);
-      if (known === undefined) {
-        const options: Partial<ConnectOptions> = sqflow
-          ? { ...input.policy.options, 'disable-sqflow': true }
-          : { ...input.policy.options };
-        candidates.set(tid.key, {
-          tid,
-          origin: 'discovered',
-          dcs: [page.dc],
-          options,
-          dhchapSecret: null,
-          dhchapCtrlSecret: null,
-          ncc,
-          sqflowConfigured: false,
-        });
-        continue;
-      }
-      if (!known.dcs.includes(page.dc)) known.dcs.push(page.dc);
-      if (known.origin === 'discovered') known.ncc = known.ncc && ncc;
-      if (sqflow && !known.sqflowConfigured) known.options = { ...known.options, 'disable-sqflow': true };
-    }
+    // The host side is filled in before each TID is built (rather than normalise() after), so each
+    // entry builds one TID; createTid keeps empty host fields empty, so the result is the same.
+    const at: PageContext = {
+      page,
+      hostNqn: page.hostNqn === '' ? input.identity.hostnqn : page.hostNqn,
+      hostId: page.hostId === '' ? input.identity.hostid : page.hostId,
+      listedBy: Object.freeze([page.dc]),
+    };
+    page.entries.forEach((entry) => {
+      gatherEntry(input, at, entry, candidates, skipped);
+    });
   }
+}
+
+/** One log page entry: a new candidate, one more DC for a known one, or a skipped entry. */
+function gatherEntry(
+  input: PlanInput,
+  at: PageContext,
+  entry: DiscoveredEntry,
+  candidates: CandidateSet,
+  skipped: Map<string, SkippedCandidate>,
+): void {
+  const page = at.page;
+  const dc = page.dc;
+  if (entry.subtype !== 'nvme') return; // referrals and the DC itself are stafd's business
+  const transport = entry.trtype;
+  if (!isTransport(transport)) {
+    const key = pseudoKey(entry, page);
+    if (!skipped.has(key)) {
+      skipped.set(key, {
+        origin: 'discovered',
+        dcs: at.listedBy,
+        tid: null,
+        reason: 'unsupported-transport',
+        detail: `${entry.subnqn} at ${entry.traddr} is listed by DC ${dc} with transport '${transport}', which the kernel host does not support`,
+      });
+    }
+    return;
+  }
+  const problem = addressProblem(transport, entry.traddr, entry.trsvcid, entry.subnqn);
+  const sameTransport = transport === page.transport;
+  const tid = createTid(
+    {
+      transport,
+      traddr: entry.traddr,
+      trsvcid: entry.trsvcid,
+      subsysnqn: entry.subnqn,
+      hostTraddr: sameTransport ? page.hostTraddr : '',
+      hostIface: !input.policy.ignoreIface && sameTransport && transport === 'tcp' ? page.hostIface : '',
+      hostNqn: at.hostNqn,
+      hostId: at.hostId,
+    },
+    IO_ROLE,
+  );
+  if (problem !== null) {
+    skipDiscovered(skipped, tid.key, tid, 'invalid-address', at, () => {
+      return `${formatTid(tid)} is listed by DC ${dc}, but ${problem}`;
+    });
+    return;
+  }
+  const excluded = exclusionOf(tid, input);
+  if (excluded !== undefined) {
+    skipDiscovered(skipped, tid.key, tid, 'excluded', at, () => {
+      return `listed by DC ${dc} but excluded by ${excluded}`;
+    });
+    return;
+  }
+  if (familyDisabled(tid, input.policy)) {
+    skipDiscovered(skipped, tid.key, tid, 'ip-family', at, () => {
+      return `listed by DC ${dc}, but ip-family is ${ipFamilyText(input.policy)}`;
+    });
+    return;
+  }
+  const ncc = (entry.eflags & NCC_FLAG) !== 0;
+  const sqflow = (entry.treq & TREQ_DISABLE_SQFLOW) !== 0;
+  const known = candidates.get(tid);
+  if (known === undefined) {
+    candidates.add({
+      tid,
+      origin: 'discovered',
+      dcs: at.listedBy,
+      options: input.policy.options,
+      dhchapSecret: null,
+      dhchapCtrlSecret: null,
+      ncc,
+      sqflow,
+      sqflowConfigured: false,
+      sameNqn: undefined,
+      nqnCount: 0,
+      match: undefined,
+      action: undefined,
+    });
+    return;
+  }
+  addDc(known, dc);
+  if (known.origin === 'discovered') known.ncc = known.ncc && ncc;
+  if (sqflow && !known.sqflowConfigured) known.sqflow = true;
+}
+
+/** The options of a connect: the candidate's, with disable-sqflow when a TREQ asked for it; always a new object. */
+function connectOptions(c: Candidate): Partial<ConnectOptions> {
+  return c.sqflow ? { ...c.options, 'disable-sqflow': true } : { ...c.options };
 }
 
 /** Preference among fuzzy matches: owned by stas, unowned, another owner; then the lowest instance. */
 function rank(k: KernelController): number {
   return k.owner === STAS ? 0 : k.owner === undefined ? 1 : 2;
+}
+
+/** Whether `a` is preferred to `b` as a fuzzy match (strictly: the first of equals stays). */
+function preferred(a: KernelController, b: KernelController): boolean {
+  const byRank = rank(a) - rank(b);
+  return byRank < 0 || (byRank === 0 && a.controller.instance < b.controller.instance);
 }
 
 function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
@@ -527,122 +735,128 @@ function fuzzyKey(transport: string | undefined, traddr: string, subsysnqn: stri
   return `${transport ?? ''} ${traddr} ${subsysnqn}`;
 }
 
-/** Each kernel controller's own TID (tidOfController), built once per planning run: see planIocs. */
-type KernelTids = ReadonlyMap<KernelController, Tid | undefined>;
-
-function assign(
-  candidates: readonly Candidate[],
-  kernel: readonly KernelController[],
-  kernelTids: KernelTids,
-  ifaces: InterfaceAddresses,
-): Map<Candidate, KernelController> {
-  const assigned = new Map<Candidate, KernelController>();
-  const used = new Set<KernelController>();
-  const io = kernel.filter((k) => isFabricsController(k.controller) && isIoController(k.controller));
-  // Indexes (kernel order kept in each list) so that 10,000 × 10,000 stays linear: an exact match has
-  // the same TID key; an I/O fuzzy match needs at least the same transport, traddr and subsystem NQN.
-  const exactIndex = new Map<TidKey, KernelController[]>();
-  for (const k of io) {
-    const own = kernelTids.get(k);
-    if (own !== undefined) pushTo(exactIndex, own.key, k);
-  }
-  const inexact: Candidate[] = [];
-  for (const c of candidates) {
-    const exact = exactIndex.get(c.tid.key)?.find((k) => !used.has(k));
-    if (exact === undefined) {
-      inexact.push(c);
-      continue;
-    }
-    assigned.set(c, exact);
-    used.add(exact);
-  }
-  // Only controllers no exact match took can be fuzzy matches, so only those are indexed.
-  const fuzzyIndex = new Map<string, KernelController[]>();
-  for (const k of io) {
-    const own = kernelTids.get(k);
-    if (own !== undefined && !used.has(k))
-      pushTo(fuzzyIndex, fuzzyKey(k.controller.transport, own.traddr, own.subsysnqn), k);
-  }
-  for (const c of inexact) {
-    const matches = (fuzzyIndex.get(fuzzyKey(c.tid.transport, c.tid.traddr, c.tid.subsysnqn)) ?? [])
-      .filter((k) => !used.has(k) && controllerMatchesTid(k.controller, c.tid, ifaces, { role: 'io' }))
-      .sort((a, b) => rank(a) - rank(b) || a.controller.instance - b.controller.instance);
-    const best = matches[0];
-    if (best !== undefined) {
-      assigned.set(c, best);
-      used.add(best);
-    }
-  }
-  return assigned;
+/** The exact pass for one kernel controller: to the candidate with its key, or left (returned). */
+function takeExact(k: KernelController, candidates: CandidateSet): KernelEntry | undefined {
+  const io = isFabricsController(k.controller) && isIoController(k.controller);
+  const c = io ? candidates.forIoController(k.controller) : undefined;
+  if (c === undefined || c.match !== undefined)
+    return { k, tid: tidOfController(k.controller), io, taken: false };
+  c.match = k;
+  return undefined;
 }
 
-function desiredAction(c: Candidate, k: KernelController | undefined, input: PlanInput): IocAction {
-  const common = {
-    key: c.tid.key,
-    tid: c.tid,
-    origin: c.origin,
-    dcs: [...c.dcs],
-    ...(c.line === undefined ? {} : { line: c.line }),
-  };
+/**
+ * Gives each candidate (in key order) at most one kernel controller (candidate.match), each kernel
+ * controller going to at most one candidate: first exact matches (the same TID key), then fuzzy ones
+ * (controllerMatchesTid), preferring owner stas, then unowned, then the lowest instance. Returns the
+ * controllers the exact pass left, in kernel order, `taken` if the fuzzy pass matched them.
+ */
+function assign(
+  ordered: readonly Candidate[],
+  candidates: CandidateSet,
+  kernel: readonly KernelController[],
+  ifaces: InterfaceAddresses,
+): KernelEntry[] {
+  // Exact: a candidate takes the first I/O controller, in kernel order, with its TID key. Candidate keys
+  // are unique, so no candidate can take a controller another one would have had: walking the kernel
+  // once, in order, gives each candidate that first controller. Only the key is built here (most
+  // controllers are matched by it and need no TID).
+  const left = kernel.map((k) => takeExact(k, candidates)).filter((e) => e !== undefined);
+  if (kernel.length - left.length === ordered.length) return left; // every candidate has its controller
+  // Fuzzy: only controllers no exact match took can be fuzzy matches, so only those are indexed (kernel
+  // order kept); a match needs at least the same transport, traddr and subsystem NQN.
+  const fuzzyIndex = new Map<string, KernelEntry[]>();
+  for (const e of left)
+    if (e.io && e.tid !== undefined)
+      pushTo(fuzzyIndex, fuzzyKey(e.k.controller.transport, e.tid.traddr, e.tid.subsysnqn), e);
+  if (fuzzyIndex.size > 0)
+    ordered.forEach((c) => {
+      takeFuzzy(c, fuzzyIndex, ifaces);
+    });
+  return left;
+}
+
+/** The fuzzy pass for one candidate the exact pass left without a controller. */
+function takeFuzzy(
+  c: Candidate,
+  fuzzyIndex: ReadonlyMap<string, readonly KernelEntry[]>,
+  ifaces: InterfaceAddresses,
+): void {
+  if (c.match !== undefined) return;
+  const list = fuzzyIndex.get(fuzzyKey(c.tid.transport, c.tid.traddr, c.tid.subsysnqn));
+  if (list === undefined) return;
+  let best: KernelEntry | undefined;
+  for (const e of list) {
+    if (e.taken || (best !== undefined && !preferred(e.k, best.k))) continue;
+    if (controllerMatchesTid(e.k.controller, c.tid, ifaces, { role: 'io', controllerTid: e.tid })) best = e;
+  }
+  if (best !== undefined) {
+    c.match = best.k;
+    best.taken = true;
+  }
+}
+
+// The actions below are written as whole object literals (no spreads): V8 builds a literal with one
+// allocation, while spreading a shared object into a new one cost about 1.5 KB per action.
+
+function desiredAction(c: Candidate, input: PlanInput): IocAction {
+  const key = c.tid.key;
+  const tid = c.tid;
+  const origin = c.origin;
+  const dcs = c.dcs; // (not copied: it is never changed, only replaced: see addDc)
   const why = describeOrigin(c);
+  const k = c.match;
   if (k === undefined) {
     const budget = input.policy.connectAttemptsOnNcc;
-    const attempts = input.attempts.get(c.tid.key) ?? 0;
+    const attempts = budget > 0 && c.ncc ? (input.attempts.get(key) ?? 0) : 0;
     if (c.ncc && budget > 0 && attempts >= budget) {
-      return {
-        ...common,
-        kind: 'skip',
-        reason: 'ncc-gave-up',
-        detail: `${why} with NCC (not connected to the CDC); gave up after ${attempts} failed connects (connect-attempts-on-ncc = ${budget})`,
-      };
+      const detail = `${why} with NCC (not connected to the CDC); gave up after ${attempts} failed connects (connect-attempts-on-ncc = ${budget})`;
+      return withLine({ key, tid, origin, dcs, kind: 'skip', reason: 'ncc-gave-up', detail }, c.line);
     }
-    return {
-      ...common,
-      kind: 'connect',
-      reason: c.origin,
-      ncc: c.ncc,
-      params: { options: c.options, dhchapSecret: c.dhchapSecret, dhchapCtrlSecret: c.dhchapCtrlSecret },
-      detail: `${why}; not connected: connecting`,
+    const params: ConnectParams = {
+      options: connectOptions(c),
+      dhchapSecret: c.dhchapSecret,
+      dhchapCtrlSecret: c.dhchapCtrlSecret,
     };
+    const detail = `${why}; not connected: connecting`;
+    return withLine(
+      { key, tid, origin, dcs, kind: 'connect', reason: origin, ncc: c.ncc, params, detail },
+      c.line,
+    );
   }
   const device = k.controller.device;
+  const owner = k.owner;
   if (isBoot(k)) {
-    return {
-      ...common,
-      kind: 'keep',
-      reason: 'boot-controller',
-      device,
-      ...(k.owner === undefined ? {} : { owner: k.owner }),
-      detail: `${why}; connected as ${device}, a boot (NBFT) controller: left alone`,
-    };
+    const detail = `${why}; connected as ${device}, a boot (NBFT) controller: left alone`;
+    const reason = 'boot-controller';
+    return withLine(
+      owner === undefined
+        ? { key, tid, origin, dcs, kind: 'keep', reason, device, detail }
+        : { key, tid, origin, dcs, kind: 'keep', reason, device, owner, detail },
+      c.line,
+    );
   }
-  if (k.owner === STAS) {
-    return {
-      ...common,
-      kind: 'keep',
-      reason: 'connected',
-      device,
-      owner: STAS,
-      detail: `${why}; connected as ${device}`,
-    };
+  if (owner === STAS) {
+    const detail = `${why}; connected as ${device}`;
+    return withLine(
+      { key, tid, origin, dcs, kind: 'keep', reason: 'connected', device, owner, detail },
+      c.line,
+    );
   }
-  if (k.owner === undefined) {
-    return {
-      ...common,
-      kind: 'adopt',
-      reason: c.origin,
-      device,
-      detail: `${why}; ${device} already connects it and has no owner: adopting it without reconnecting`,
-    };
+  if (owner === undefined) {
+    const detail = `${why}; ${device} already connects it and has no owner: adopting it without reconnecting`;
+    return withLine({ key, tid, origin, dcs, kind: 'adopt', reason: origin, device, detail }, c.line);
   }
-  return {
-    ...common,
-    kind: 'keep',
-    reason: 'owned-by-other',
-    device,
-    owner: k.owner,
-    detail: `${why}; ${device} already connects it and belongs to ${k.owner}: not touched`,
-  };
+  const detail = `${why}; ${device} already connects it and belongs to ${owner}: not touched`;
+  return withLine(
+    { key, tid, origin, dcs, kind: 'keep', reason: 'owned-by-other', device, owner, detail },
+    c.line,
+  );
+}
+
+function skipAction(key: string, s: SkippedCandidate): IocAction {
+  const { tid, reason, origin, dcs, detail } = s;
+  return withLine({ key, kind: 'skip', reason, tid, origin, dcs, detail }, s.line);
 }
 
 /** Same transport, port, subsystem and host NQN as an unresolved configured controller (any address). */
@@ -656,50 +870,107 @@ function mayBeUnresolved(tid: Tid, unresolved: readonly Tid[]): Tid | undefined 
   );
 }
 
-interface Undesired {
-  /** Skipped candidates for `reason` that may match a controller with this fuzzyKey(), in order. */
-  readonly skippedLike: (reason: SkipReason, like: string) => readonly SkippedCandidate[];
-  /** Candidates (sorted by key) that may match a controller with this fuzzyKey(). */
-  readonly candidatesLike: (like: string) => readonly Candidate[];
+/** What undesiredAction looks things up in; the indexes are built on first use (most rounds need none). */
+class Undesired {
   readonly unresolved: readonly Tid[];
   readonly unknownPage: DiscoveredPage | undefined;
+  readonly #ordered: readonly Candidate[];
+  readonly #skipped: ReadonlyMap<string, SkippedCandidate>;
+  #skippedIndex: Map<string, SkippedCandidate[]> | undefined;
+
+  constructor(
+    ordered: readonly Candidate[],
+    skipped: ReadonlyMap<string, SkippedCandidate>,
+    unresolved: readonly Tid[],
+    unknownPage: DiscoveredPage | undefined,
+  ) {
+    this.#ordered = ordered;
+    this.#skipped = skipped;
+    this.unresolved = unresolved;
+    this.unknownPage = unknownPage;
+  }
+
+  /**
+   * The first candidate, in key order, that the I/O controller matches. Only candidates with the
+   * controller's transport, traddr, trsvcid and subsysnqn can (controllerMatchesTid, I/O role), and
+   * their keys all start with the same tidTargetPrefix(): one run of the sorted candidates, found by
+   * binary search, with no index to build.
+   */
+  firstCandidateMatching(c: NvmeController, own: Tid, ifaces: InterfaceAddresses): Candidate | undefined {
+    const ordered = this.#ordered;
+    const prefix = tidTargetPrefix(own);
+    let lo = 0;
+    let hi = ordered.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((ordered[mid] as Candidate).tid.key < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < ordered.length; i++) {
+      const candidate = ordered[i] as Candidate;
+      if (!candidate.tid.key.startsWith(prefix)) return undefined;
+      if (controllerMatchesTid(c, candidate.tid, ifaces, { role: 'io', controllerTid: own }))
+        return candidate;
+    }
+    return undefined;
+  }
+
+  /** Skipped candidates for `reason` that may match a controller with this fuzzyKey(), in order. */
+  skippedLike(reason: SkipReason, like: string): readonly SkippedCandidate[] {
+    if (this.#skippedIndex === undefined) {
+      this.#skippedIndex = new Map();
+      for (const s of this.#skipped.values())
+        if (s.tid !== null)
+          pushTo(
+            this.#skippedIndex,
+            `${s.reason} ${fuzzyKey(s.tid.transport, s.tid.traddr, s.tid.subsysnqn)}`,
+            s,
+          );
+    }
+    return this.#skippedIndex.get(`${reason} ${like}`) ?? [];
+  }
 }
 
-function undesiredAction(
-  k: KernelController,
-  tid: Tid | undefined,
-  key: string,
-  u: Undesired,
-  input: PlanInput,
-): IocAction {
+/** The first of `list` whose TID the controller matches (I/O role). */
+function firstMatching<T extends { readonly tid: Tid | null }>(
+  list: readonly T[],
+  e: KernelEntry,
+  ifaces: InterfaceAddresses,
+): T | undefined {
+  for (const item of list)
+    if (
+      item.tid !== null &&
+      controllerMatchesTid(e.k.controller, item.tid, ifaces, { role: 'io', controllerTid: e.tid })
+    )
+      return item;
+  return undefined;
+}
+
+function undesiredAction(e: KernelEntry, key: string, u: Undesired, input: PlanInput): IocAction {
+  const k = e.k;
+  const tid = e.tid;
   const c = k.controller;
   const device = c.device;
-  const owned = k.owner === undefined ? {} : { owner: k.owner };
+  const owner = k.owner;
   if (tid === undefined || !isFabricsController(c)) {
-    return {
-      key,
-      kind: 'keep',
-      reason: 'not-fabrics',
-      tid: null,
-      device,
-      ...owned,
-      detail: `${device} is not an NVMe-oF controller (transport ${c.transport ?? 'unknown'}): never touched`,
-    };
+    const detail = `${device} is not an NVMe-oF controller (transport ${c.transport ?? 'unknown'}): never touched`;
+    return owner === undefined
+      ? { key, kind: 'keep', reason: 'not-fabrics', tid: null, device, detail }
+      : { key, kind: 'keep', reason: 'not-fabrics', tid: null, device, owner, detail };
   }
-  const base = { key, tid, device, ...owned };
-  const keep = (reason: KeepReason, detail: string): IocAction => ({ ...base, kind: 'keep', reason, detail });
+  const keep = (reason: KeepReason, detail: string): IocAction =>
+    owner === undefined
+      ? { key, tid, device, kind: 'keep', reason, detail }
+      : { key, tid, device, owner, kind: 'keep', reason, detail };
   if (isDiscoveryController(c) || !isIoController(c))
     return keep('discovery-controller', `${device} is a discovery controller (stafd's business)`);
   if (isBoot(k)) return keep('boot-controller', `${device} is a boot (NBFT) controller: never disconnected`);
-  const matches = (cand: { tid: Tid | null }): boolean =>
-    cand.tid !== null && controllerMatchesTid(c, cand.tid, input.ifaces, { role: 'io' });
-  const like = fuzzyKey(c.transport, tid.traddr, tid.subsysnqn);
-  const twin = u.candidatesLike(like).find(matches);
+  const twin = u.firstCandidateMatching(c, tid, input.ifaces);
   if (twin !== undefined)
     return keep('matches-desired', `${device} is another connection to wanted ${formatTid(twin.tid)}: kept`);
   const scope = input.policy.disconnectScope;
-  if (k.owner !== undefined && k.owner !== STAS)
-    return keep('owned-by-other', `${device} belongs to ${k.owner}: never disconnected by stas`);
+  if (owner !== undefined && owner !== STAS)
+    return keep('owned-by-other', `${device} belongs to ${owner}: never disconnected by stas`);
   if (scope === 'no-disconnect')
     return keep(
       'scope-no-disconnect',
@@ -714,17 +985,17 @@ function undesiredAction(
       `${device} is not wanted, but ${tid.transport} is not in disconnect-trtypes (${input.policy.disconnectTrtypes.join('+')})`,
     );
   }
-  if (k.owner !== STAS && scope !== 'all-connections-matching-disconnect-trtypes')
+  if (owner !== STAS && scope !== 'all-connections-matching-disconnect-trtypes')
     return keep(
       'not-owned',
-      `${device} has ${ownerText(k.owner)}; disconnect-scope only-stas-connections leaves it alone`,
+      `${device} has ${ownerText(owner)}; disconnect-scope only-stas-connections leaves it alone`,
     );
 
   const disconnect = (reason: DisconnectReason, detail: string): IocAction => ({
     key,
     tid,
     device,
-    owner: k.owner,
+    owner,
     kind: 'disconnect',
     reason,
     detail,
@@ -732,11 +1003,12 @@ function undesiredAction(
   const excludedBy = exclusionOf(tid, input);
   if (excludedBy !== undefined)
     return disconnect('excluded', `${device} is excluded by ${excludedBy}: disconnecting`);
-  const excludedTwin = u.skippedLike('excluded', like).find(matches);
-  if (excludedTwin !== undefined)
+  const like = fuzzyKey(c.transport, tid.traddr, tid.subsysnqn);
+  const excludedTwin = firstMatching(u.skippedLike('excluded', like), e, input.ifaces);
+  if (excludedTwin !== undefined && excludedTwin.tid !== null)
     return disconnect(
       'excluded',
-      `${device} connects ${formatTid(excludedTwin.tid as Tid)}, which is excluded: disconnecting`,
+      `${device} connects ${formatTid(excludedTwin.tid)}, which is excluded: disconnecting`,
     );
   const namesake = mayBeUnresolved(tid, u.unresolved);
   if (namesake !== undefined)
@@ -756,7 +1028,7 @@ function undesiredAction(
       `${device} is not in any known log page, but DC ${u.unknownPage.dc} has not been read yet: kept`,
     );
   }
-  const filtered = u.skippedLike('ip-family', like).find(matches);
+  const filtered = firstMatching(u.skippedLike('ip-family', like), e, input.ifaces);
   if (filtered !== undefined)
     return disconnect(
       'ip-family',
@@ -765,61 +1037,71 @@ function undesiredAction(
   return disconnect('not-discovered', `${device} is in no log page and no controller= line: disconnecting`);
 }
 
+function byKey(a: IocAction, b: IocAction): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
+function byTidKey(a: Candidate, b: Candidate): number {
+  return a.tid.key < b.tid.key ? -1 : a.tid.key > b.tid.key ? 1 : 0;
+}
+
 export function planIocs(input: PlanInput): IocAction[] {
-  const candidates = new Map<TidKey, Candidate>();
+  const candidates = new CandidateSet();
   const skipped = new Map<string, SkippedCandidate>();
   const unresolved: Tid[] = [];
   gatherConfigured(input, candidates, skipped, unresolved);
   if (input.discovered.ok) gatherDiscovered(input, input.discovered.value, candidates, skipped);
-  for (const key of candidates.keys()) skipped.delete(key);
+  for (const [key, s] of skipped)
+    if (s.tid !== null && candidates.get(s.tid) !== undefined) skipped.delete(key);
 
-  const ordered = [...candidates.values()].sort((a, b) =>
-    a.tid.key < b.tid.key ? -1 : a.tid.key > b.tid.key ? 1 : 0,
-  );
-  // tidOfController builds a new TID on every call; assign and the undesired pass both need each
-  // controller's TID, so it is built once here.
-  const kernelTids: KernelTids = new Map(input.kernel.map((k) => [k, tidOfController(k.controller)]));
-  const assigned = assign(ordered, input.kernel, kernelTids, input.ifaces);
+  const ordered = candidates.all().sort(byTidKey);
+  const left = assign(ordered, candidates, input.kernel, input.ifaces);
 
-  const actions = new Map<string, IocAction>();
-  for (const c of ordered) actions.set(c.tid.key, desiredAction(c, assigned.get(c), input));
-  for (const [key, s] of skipped) {
-    actions.set(key, {
-      key,
-      kind: 'skip',
-      reason: s.reason,
-      tid: s.tid,
-      origin: s.origin,
-      dcs: [...s.dcs],
-      ...(s.line === undefined ? {} : { line: s.line }),
-      detail: s.detail,
-    });
-  }
+  const desired = ordered.map((c) => {
+    c.action = desiredAction(c, input);
+    return c.action;
+  });
 
-  const used = new Set(assigned.values());
-  // Indexed by fuzzyKey() so that many undesired controllers × many candidates stays linear.
-  const candidatesIndex = new Map<string, Candidate[]>();
-  for (const c of ordered)
-    pushTo(candidatesIndex, fuzzyKey(c.tid.transport, c.tid.traddr, c.tid.subsysnqn), c);
-  const skippedIndex = new Map<string, SkippedCandidate[]>();
-  for (const s of skipped.values())
-    if (s.tid !== null)
-      pushTo(skippedIndex, `${s.reason} ${fuzzyKey(s.tid.transport, s.tid.traddr, s.tid.subsysnqn)}`, s);
-  const undesired: Undesired = {
-    skippedLike: (reason, like) => skippedIndex.get(`${reason} ${like}`) ?? [],
-    candidatesLike: (like) => candidatesIndex.get(like) ?? [],
+  // The other actions (skipped candidates, controllers no desired TID took), by key. A controller whose
+  // key is taken by an action that is not a skip gets `key@device`; one that meets a skip replaces it.
+  const others = new Map<string, IocAction>();
+  for (const [key, s] of skipped) others.set(key, skipAction(key, s));
+  const undesired = new Undesired(
+    ordered,
+    skipped,
     unresolved,
-    unknownPage: input.discovered.ok ? input.discovered.value.find((p) => p.state === 'unknown') : undefined,
-  };
-  for (const k of input.kernel) {
-    if (used.has(k)) continue;
-    const own = kernelTids.get(k);
-    let key = own === undefined ? kernelKey(k.controller) : (own.key as string);
-    const clash = actions.get(key);
-    if (clash !== undefined && clash.kind !== 'skip') key = `${key}@${k.controller.device}`;
-    actions.set(key, undesiredAction(k, own, key, undesired, input));
+    input.discovered.ok ? input.discovered.value.find((p) => p.state === 'unknown') : undefined,
+  );
+  const replacesDesired = left.reduce((replaced, e) => {
+    if (e.taken) return replaced;
+    return leftoverAction(e, candidates, others, undesired, input) || replaced;
+  }, false);
+  const kept = replacesDesired ? desired.filter((a) => !others.has(a.key)) : desired;
+  // `kept` is sorted already: the sort finds that run and merges the others into it.
+  return kept.concat([...others.values()]).sort(byKey);
+}
+
+/**
+ * The action of a kernel controller no desired TID took, put into `others` under its key; true when
+ * that key is a desired TID's, whose action it then replaces.
+ */
+function leftoverAction(
+  e: KernelEntry,
+  candidates: CandidateSet,
+  others: Map<string, IocAction>,
+  undesired: Undesired,
+  input: PlanInput,
+): boolean {
+  // (A `~device|` key is never a candidate's: TID keys start with a transport.)
+  let key = e.tid === undefined ? kernelKey(e.k.controller) : (e.tid.key as string);
+  let desired = e.tid === undefined ? undefined : candidates.get(e.tid);
+  const clash = others.get(key) ?? desired?.action;
+  if (clash !== undefined && clash.kind !== 'skip') {
+    key = `${key}@${e.k.controller.device}`;
+    desired = candidates.byKey(key);
   }
-  return [...actions.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  others.set(key, undesiredAction(e, key, undesired, input));
+  return desired !== undefined;
 }
 
 /** Counts per kind, for status lines. */

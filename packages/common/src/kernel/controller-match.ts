@@ -29,11 +29,24 @@
  * host-iface inferred from src_addr, so an audit does not invent a different
  * identity: F16). Non-fabrics (pcie) controllers have no TID.
  *
- * Used by: stacd/stafd observers. Tests: controller-match.test.ts
+ * For callers matching many controllers (the stacd planner): `tidKeyOfController`
+ * gives that TID's key and `controllerHasTid` compares it with a TID's, neither
+ * building the TID; a caller holding a controller's TID may hand it to
+ * `controllerMatchesTid` (`controllerTid`) rather than have it built per call.
+ *
+ * Used by: stacd/stafd observers. Tests: controller-match.test.ts,
+ * controller-match.prop.test.ts
  */
 import { canonicalIp, parseIpAddress } from '../net/ip-address.js';
-import type { Tid, TidRole } from '../nvme/tid.js';
-import { WELL_KNOWN_DISCOVERY_NQN, canonicalTransportAddress, createTid, isTransport } from '../nvme/tid.js';
+import type { Tid, TidInput, TidKey, TidRole } from '../nvme/tid.js';
+import {
+  WELL_KNOWN_DISCOVERY_NQN,
+  canonicalTransportAddress,
+  createTid,
+  isTransport,
+  tidHasFields,
+  tidKeyOf,
+} from '../nvme/tid.js';
 import type { InterfaceAddresses } from './net-interfaces.js';
 import { firstAddressOf, interfaceOwning } from './net-interfaces.js';
 import type { NvmeController } from './sysfs-parse.js';
@@ -44,28 +57,56 @@ export function roleOfController(c: NvmeController): TidRole {
   return isDiscoveryController(c) ? 'discovery' : 'io';
 }
 
-/** The TID of a fabrics controller, or undefined (pcie, unknown transport, no address). */
-export function tidOfController(c: NvmeController): Tid | undefined {
+/** The fields of a fabrics controller's TID, or undefined (pcie, unknown transport, no address). */
+function tidInputOf(c: NvmeController): TidInput | undefined {
   const transport = c.transport;
   if (transport === undefined || !isTransport(transport) || c.address === undefined) return undefined;
-  return createTid(
-    {
-      transport,
-      traddr: c.address.traddr,
-      trsvcid: c.address.trsvcid,
-      subsysnqn: c.subsysnqn ?? '',
-      hostTraddr: c.address.hostTraddr,
-      hostIface: c.address.hostIface,
-      hostNqn: c.hostnqn ?? '',
-      hostId: c.hostid ?? '',
-    },
-    { role: roleOfController(c) },
-  );
+  return {
+    transport,
+    traddr: c.address.traddr,
+    trsvcid: c.address.trsvcid,
+    subsysnqn: c.subsysnqn ?? '',
+    hostTraddr: c.address.hostTraddr,
+    hostIface: c.address.hostIface,
+    hostNqn: c.hostnqn ?? '',
+    hostId: c.hostid ?? '',
+  };
+}
+
+const DISCOVERY_ROLE = { role: 'discovery' } as const;
+const IO_ROLE = { role: 'io' } as const;
+
+/** `{ role: roleOfController(c) }`, one shared object per role (this runs for every controller). */
+function roleOptions(c: NvmeController): { readonly role: TidRole } {
+  return roleOfController(c) === 'discovery' ? DISCOVERY_ROLE : IO_ROLE;
+}
+
+/** The TID of a fabrics controller, or undefined (pcie, unknown transport, no address). */
+export function tidOfController(c: NvmeController): Tid | undefined {
+  const fields = tidInputOf(c);
+  return fields === undefined ? undefined : createTid(fields, roleOptions(c));
+}
+
+/** `tidOfController(c)?.key === tid.key`, without building the controller's TID (see tidHasFields). */
+export function controllerHasTid(c: NvmeController, tid: Tid): boolean {
+  const fields = tidInputOf(c);
+  return fields !== undefined && tidHasFields(tid, fields, roleOptions(c));
+}
+
+/** `tidOfController(c)?.key` without building the TID (see tidKeyOf). */
+export function tidKeyOfController(c: NvmeController): TidKey | undefined {
+  const fields = tidInputOf(c);
+  return fields === undefined ? undefined : tidKeyOf(fields, roleOptions(c));
 }
 
 export interface MatchOptions {
   /** The role the TID is wanted in; when given, the controller must be of that kind. */
   readonly role?: TidRole;
+  /**
+   * The controller's own TID, `tidOfController(c)`, when the caller already holds it (a planner
+   * matching many TIDs against one snapshot): saves building it again on every call.
+   */
+  readonly controllerTid?: Tid | undefined;
 }
 
 function sameHostTraddrTcp(tid: Tid, c: NvmeController, ifaces: InterfaceAddresses): boolean {
@@ -105,7 +146,7 @@ export function controllerMatchesTid(
   if (opts.role === 'discovery' && !discovery) return false;
   if (opts.role === 'io' && !isIoController(c)) return false;
 
-  const theirs = tidOfController(c);
+  const theirs = opts.controllerTid ?? tidOfController(c);
   if (theirs === undefined) return false;
   if (theirs.trsvcid !== tid.trsvcid) return false;
   if ((c.hostnqn ?? '') !== tid.hostNqn) return false;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalIp, parseIpAddress } from './ip-address.js';
+import { canonicalIp, isUnspecified, parseIpAddress } from './ip-address.js';
 
 /** The IPv4 rule as first written (split + regex), kept here as the oracle for the hand-rolled scanner. */
 function referenceIpv4(text: string): string | null {
@@ -43,5 +43,31 @@ describe('IPv4 dotted-quad scanner agrees with the split-and-regex rule', () => 
       }),
       { seed: 42, numRuns: 5000 },
     );
+  });
+});
+
+// canonicalIp and isUnspecified(text) take a shortcut for text without ':' (no IpAddress is built).
+const anyAddressText = fc.oneof(
+  ipv4ish,
+  fc.ipV6(),
+  fc.ipV4().map((v4) => `::ffff:${v4}`),
+  fc.string({ unit: fc.constantFrom('0', '1', 'f', ':', '.', '%', 'e', 't', 'h'), maxLength: 14 }),
+);
+
+describe('the shortcuts for text without ":" agree with parseIpAddress', () => {
+  it('canonicalIp(text) is parseIpAddress(text)?.text, and isUnspecified agrees on text and parse', () => {
+    fc.assert(
+      fc.property(anyAddressText, (text) => {
+        const parsed = parseIpAddress(text);
+        expect(canonicalIp(text), JSON.stringify(text)).toBe(parsed?.text ?? null);
+        expect(isUnspecified(text), JSON.stringify(text)).toBe(parsed !== null && isUnspecified(parsed));
+      }),
+      { seed: 42, numRuns: 5000 },
+    );
+  });
+
+  it('the unspecified address is unspecified in every spelling', () => {
+    for (const text of ['0.0.0.0', '::', '0::0', '::ffff:0.0.0.0']) expect(isUnspecified(text)).toBe(true);
+    for (const text of ['0.0.0.1', '::1', 'x', '']) expect(isUnspecified(text)).toBe(false);
   });
 });

@@ -177,8 +177,12 @@ export function parseIpAddress(text: string): IpAddress | null {
   return Object.freeze({ family: 6, text: plain });
 }
 
-/** The canonical text of an IP literal, or null if `text` is not one. */
+/**
+ * The canonical text of an IP literal, or null if `text` is not one. Text without ':' can only be a
+ * dotted quad (no '%' either), which is its own canonical text: no IpAddress is built for it.
+ */
 export function canonicalIp(text: string): string | null {
+  if (text.indexOf(':') === -1) return parseIpv4Value(text) === -1 ? null : text;
   return parseIpAddress(text)?.text ?? null;
 }
 
@@ -211,6 +215,6 @@ export function isLinkLocal(value: IpAddress | string): boolean {
 
 /** The unspecified address: 0.0.0.0 or :: (also ::ffff:0.0.0.0, which folds to 0.0.0.0). */
 export function isUnspecified(value: IpAddress | string): boolean {
-  const ip = toAddress(value);
-  return ip !== null && (ip.text === '0.0.0.0' || ip.text === '::');
+  const text = typeof value === 'string' ? canonicalIp(value) : value.text;
+  return text === '0.0.0.0' || text === '::';
 }

@@ -24,11 +24,15 @@
  * keep trsvcid '' and are valid TIDs (fixes F4); the key has no concatenation
  * collisions; an empty exclusion filter matches nothing (fixes C5).
  *
+ * For callers matching thousands of TIDs: `tidKeyOf` gives the key createTid
+ * would, `tidHasFields` whether createTid would give a TID already built, and
+ * `tidTargetPrefix` the start of a key that names the target; none builds a TID.
+ *
  * Used by: config/controller-spec.ts, the daemons' tables, the DLP cache.
  * Tests: tid.test.ts, tid.prop.test.ts, tid-fast-path.prop.test.ts
  */
 import { StasError } from '../errors.js';
-import { parseIpAddress } from '../net/ip-address.js';
+import { canonicalIp } from '../net/ip-address.js';
 
 export const TRANSPORTS = ['tcp', 'rdma', 'fc', 'loop'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -82,20 +86,16 @@ export function defaultTrsvcid(transport: Transport, role: TidRole): string {
 
 /**
  * Lower-case A–Z only (other letters are left alone). Text with no upper-case
- * ASCII letter comes back as is; all-ASCII text can use toLowerCase, which
- * then changes exactly A–Z.
+ * ASCII letter (the usual case) comes back as is, found by a regex test, which
+ * V8 runs faster than a loop over the characters; all-ASCII text can use
+ * toLowerCase, which then changes exactly A–Z.
  */
 function asciiLower(text: string): string {
-  let hasUpper = false;
-  let asciiOnly = true;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) hasUpper = true;
-    else if (c > 0x7f) asciiOnly = false;
-  }
-  if (!hasUpper) return text;
-  return asciiOnly ? text.toLowerCase() : text.replace(/[A-Z]+/g, (run) => run.toLowerCase());
+  if (!ASCII_UPPER.test(text)) return text;
+  return NON_ASCII.test(text) ? text.replace(/[A-Z]+/g, (run) => run.toLowerCase()) : text.toLowerCase();
 }
+const ASCII_UPPER = /[A-Z]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 const FC_COMMA_FORM = /^(nn-0x[0-9a-f]+),(pn-0x[0-9a-f]+)$/;
 
@@ -110,7 +110,7 @@ export function canonicalTransportAddress(transport: Transport, text: string): s
   switch (transport) {
     case 'tcp':
     case 'rdma':
-      return parseIpAddress(text)?.text ?? asciiLower(text);
+      return canonicalIp(text) ?? asciiLower(text);
     case 'fc':
       return asciiLower(text).replace(FC_COMMA_FORM, '$1:$2');
     case 'loop':
@@ -129,6 +129,25 @@ function canonicalPort(text: string): string {
   return zeros === 0 ? text : text.slice(zeros);
 }
 
+/** The transport, checked: StasError TID_BAD_TRANSPORT if it is not one of TRANSPORTS. */
+function checkedTransport(transport: string): Transport {
+  if (!isTransport(transport)) {
+    throw new StasError('TID_BAD_TRANSPORT', `not an NVMe-oF transport: ${JSON.stringify(transport)}`);
+  }
+  return transport;
+}
+
+/** tcp/rdma: leading zeros dropped, '' → the role's default; fc/loop: always ''. */
+function canonicalTrsvcid(transport: Transport, text: string, role: TidRole): string {
+  const port = transport === 'tcp' || transport === 'rdma' ? canonicalPort(text) : '';
+  return port === '' ? defaultTrsvcid(transport, role) : port;
+}
+
+/** '' → WELL_KNOWN_DISCOVERY_NQN for role discovery; else as given. */
+function canonicalSubsysnqn(text: string, role: TidRole): string {
+  return text === '' && role === 'discovery' ? WELL_KNOWN_DISCOVERY_NQN : text;
+}
+
 /**
  * Build a normalised TID.
  * - transport: must be one of TRANSPORTS (else StasError TID_BAD_TRANSPORT).
@@ -138,16 +157,10 @@ function canonicalPort(text: string): string {
  * - hostIface, hostNqn: as given; hostId lower-cased (a UUID; the kernel prints lower case).
  */
 export function createTid(fields: TidInput, opts: { readonly role: TidRole }): Tid {
-  const transport = fields.transport;
-  if (!isTransport(transport)) {
-    throw new StasError('TID_BAD_TRANSPORT', `not an NVMe-oF transport: ${JSON.stringify(transport)}`);
-  }
-  const hasPort = transport === 'tcp' || transport === 'rdma';
-  const port = hasPort ? canonicalPort(fields.trsvcid ?? '') : '';
-  const subsysnqn = fields.subsysnqn ?? '';
+  const transport = checkedTransport(fields.transport);
   const traddr = canonicalTransportAddress(transport, fields.traddr);
-  const trsvcid = port === '' ? defaultTrsvcid(transport, opts.role) : port;
-  const nqn = subsysnqn === '' && opts.role === 'discovery' ? WELL_KNOWN_DISCOVERY_NQN : subsysnqn;
+  const trsvcid = canonicalTrsvcid(transport, fields.trsvcid ?? '', opts.role);
+  const subsysnqn = canonicalSubsysnqn(fields.subsysnqn ?? '', opts.role);
   const hostTraddr = canonicalTransportAddress(transport, fields.hostTraddr ?? '');
   const hostIface = fields.hostIface ?? '';
   const hostNqn = fields.hostNqn ?? '';
@@ -157,13 +170,50 @@ export function createTid(fields: TidInput, opts: { readonly role: TidRole }): T
     transport,
     traddr,
     trsvcid,
-    subsysnqn: nqn,
+    subsysnqn,
     hostTraddr,
     hostIface,
     hostNqn,
     hostId,
-    key: keyOf(transport, traddr, trsvcid, nqn, hostTraddr, hostIface, hostNqn, hostId),
+    key: keyOf(transport, traddr, trsvcid, subsysnqn, hostTraddr, hostIface, hostNqn, hostId),
   }) as Tid;
+}
+
+/**
+ * `createTid(fields, opts).key` without building the TID: for looking TIDs up by key (a planner
+ * matching thousands of kernel controllers) with nothing left to collect. Same rules, same throw.
+ */
+export function tidKeyOf(fields: TidInput, opts: { readonly role: TidRole }): TidKey {
+  const transport = checkedTransport(fields.transport);
+  return keyOf(
+    transport,
+    canonicalTransportAddress(transport, fields.traddr),
+    canonicalTrsvcid(transport, fields.trsvcid ?? '', opts.role),
+    canonicalSubsysnqn(fields.subsysnqn ?? '', opts.role),
+    canonicalTransportAddress(transport, fields.hostTraddr ?? ''),
+    fields.hostIface ?? '',
+    fields.hostNqn ?? '',
+    asciiLower(fields.hostId ?? ''),
+  );
+}
+
+/**
+ * Whether `createTid(fields, opts)` would give `tid` (the same key), without building it: the fields
+ * are canonicalised and compared one by one, the most telling first, and no string is built for the
+ * common spellings. For matching many controllers against TIDs already built.
+ */
+export function tidHasFields(tid: Tid, fields: TidInput, opts: { readonly role: TidRole }): boolean {
+  const transport = checkedTransport(fields.transport);
+  return (
+    transport === tid.transport &&
+    canonicalSubsysnqn(fields.subsysnqn ?? '', opts.role) === tid.subsysnqn &&
+    canonicalTransportAddress(transport, fields.traddr) === tid.traddr &&
+    canonicalTrsvcid(transport, fields.trsvcid ?? '', opts.role) === tid.trsvcid &&
+    (fields.hostNqn ?? '') === tid.hostNqn &&
+    (fields.hostIface ?? '') === tid.hostIface &&
+    canonicalTransportAddress(transport, fields.hostTraddr ?? '') === tid.hostTraddr &&
+    asciiLower(fields.hostId ?? '') === tid.hostId
+  );
 }
 
 /** `%` and `|` escaped, so that joining with `|` is injective. Most parts hold neither: no regex then. */
@@ -172,10 +222,30 @@ function escapeKeyPart(text: string): string {
   return text.replace(/[%|]/g, (c) => (c === '%' ? '%25' : '%7C'));
 }
 
-function keyOf(...parts: readonly string[]): TidKey {
-  let key = escapeKeyPart(parts[0] ?? '');
-  for (let i = 1; i < parts.length; i++) key += `|${escapeKeyPart(parts[i] ?? '')}`;
-  return key as TidKey;
+/**
+ * The key of tidKey(). Built with join, which makes one flat string: a chain of `+` makes a rope of
+ * fifteen pieces, which every hash, comparison or sort of the key would flatten or walk.
+ */
+function keyOf(
+  transport: string,
+  traddr: string,
+  trsvcid: string,
+  subsysnqn: string,
+  hostTraddr: string,
+  hostIface: string,
+  hostNqn: string,
+  hostId: string,
+): TidKey {
+  return [
+    escapeKeyPart(transport),
+    escapeKeyPart(traddr),
+    escapeKeyPart(trsvcid),
+    escapeKeyPart(subsysnqn),
+    escapeKeyPart(hostTraddr),
+    escapeKeyPart(hostIface),
+    escapeKeyPart(hostNqn),
+    escapeKeyPart(hostId),
+  ].join('|') as TidKey;
 }
 
 /**
@@ -186,6 +256,18 @@ function keyOf(...parts: readonly string[]): TidKey {
  */
 export function tidKey(tid: Tid): TidKey {
   return tid.key;
+}
+
+/**
+ * The start of the TID's key that names its target: transport, traddr, trsvcid and subsysnqn, with
+ * the `|` after them. Equal for two TIDs exactly when those four fields are equal; and since keys
+ * start with it, keys sharing one sort next to each other.
+ */
+export function tidTargetPrefix(tid: Tid): string {
+  const key = tid.key;
+  let end = -1;
+  for (let field = 0; field < 4; field++) end = key.indexOf('|', end + 1); // a key always has seven
+  return key.slice(0, end + 1);
 }
 
 export function tidEquals(a: Tid, b: Tid): boolean {
