@@ -75,6 +75,38 @@ describe('UeventMonitor, netlink source (koffi)', { timeout: 20_000 }, () => {
     }
   });
 
+  it('drains on SIGIO: a real uevent arrives long before the safety drain (no polling)', async () => {
+    const m = monitor({ source: 'netlink', pollIntervalMs: 10 });
+    const watch = m.watch({ subsystems: ['mem'] });
+    await watch.ready;
+    expect(m.signalDriven).toBe(true); // pollIntervalMs is then unused: the next timed drain is 30 s away
+    if ((await triggerOrRefused()) === 'sent') {
+      const notice = await nullEvent(watch);
+      expect(notice).toMatchObject({ kind: 'uevent', event: { devpath: NULL_DEVPATH } });
+    }
+  });
+
+  it('polls instead when asked not to be signal-driven', async () => {
+    const m = monitor({ source: 'netlink', signalDriven: false, pollIntervalMs: 10 });
+    const watch = m.watch({ subsystems: ['mem'] });
+    await watch.ready;
+    expect(m.signalDriven).toBe(false);
+    if ((await triggerOrRefused()) === 'sent') {
+      const notice = await nullEvent(watch);
+      expect(notice).toMatchObject({ kind: 'uevent', event: { devpath: NULL_DEVPATH } });
+    }
+  });
+
+  it('keeps one SIGIO listener however many sockets open and close', async () => {
+    const before = process.listenerCount('SIGIO');
+    for (let i = 0; i < 3; i++) {
+      const m = monitor({ source: 'netlink' });
+      await m.watch().ready;
+      m.close();
+    }
+    expect(process.listenerCount('SIGIO')).toBe(Math.max(before, 1));
+  });
+
   it('delivers an event only to the watches of its subsystem', async () => {
     const m = monitor({ source: 'netlink', pollIntervalMs: 10 });
     const mem = m.watch({ subsystems: ['mem'] });
@@ -89,14 +121,15 @@ describe('UeventMonitor, netlink source (koffi)', { timeout: 20_000 }, () => {
   });
 
   it('reports a kernel buffer overflow as resync-needed (root: tiny forced buffer, burst of uevents)', async () => {
-    const m = monitor({ source: 'netlink', pollIntervalMs: 500, receiveBufferBytes: 1 });
+    const m = monitor({ source: 'netlink', receiveBufferBytes: 1 });
     const watch = m.watch({ subsystems: ['mem'] });
     await watch.ready;
     if ((await triggerOrRefused()) === 'EACCES') {
       expect(IS_ROOT).toBe(false);
       return;
     }
-    // The first write above plus 63 more, all before the first poll (500 ms away): a ~2 KiB buffer overflows.
+    // The first write above plus 63 more in one turn of the event loop, so no drain runs between
+    // them: a ~2 KiB buffer overflows, and the overflow itself raises a SIGIO.
     for (let i = 0; i < 63; i++) writeFileSync(NULL_UEVENT, 'change');
     const kinds = new Set<string>();
     for (;;) {
@@ -116,9 +149,11 @@ describe('UeventMonitor, netlink source (koffi)', { timeout: 20_000 }, () => {
     controller.abort();
     await expect(pending).resolves.toEqual({ value: undefined, done: true });
     expect(m.source).toBeUndefined();
+    expect(m.signalDriven).toBeUndefined();
     const again = m.watch({ subsystems: ['mem'] });
     await expect(again.ready).resolves.toBe('netlink');
     expect(m.source).toBe('netlink');
+    expect(m.signalDriven).toBe(true);
   });
 
   it('ends a watch whose signal is already aborted without opening anything', async () => {
@@ -134,6 +169,7 @@ describe('UeventMonitor, udevadm fallback', { timeout: 20_000 }, () => {
     const m = monitor({ source: 'udevadm' });
     const watch = m.watch({ subsystems: ['mem'] });
     await expect(watch.ready).resolves.toBe('udevadm');
+    expect(m.signalDriven).toBe(false);
     if ((await triggerOrRefused()) === 'sent') {
       const notice = await nullEvent(watch);
       expect(notice).toMatchObject({ kind: 'uevent', event: { action: 'change', devpath: NULL_DEVPATH } });

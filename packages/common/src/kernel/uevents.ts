@@ -4,13 +4,24 @@
  * `resync-needed` notices (wire digest §9.3; style §7.5).
  *
  * Sources, tried in order with `source: 'auto'` (the default):
- * 1. the netlink socket (uevent-socket.ts), non-blocking, polled on a timer
- *    (default every 100 ms, draining everything pending) ONLY while at least
- *    one watch is open. Why polling: libuv cannot watch a foreign fd for Node
- *    code, and a blocking recv on the threadpool (koffi `.async`) would hold a
- *    threadpool thread for as long as anyone listens, starving fs and dns. A
- *    poll that finds nothing costs ~2 µs; the added latency (≤ one interval)
- *    is far below what reconciling a controller takes anyway.
+ * 1. the netlink socket (uevent-socket.ts), non-blocking, open ONLY while at
+ *    least one watch is open, and drained (everything pending) when the
+ *    kernel signals it: signal-driven I/O, a SIGIO whenever a datagram
+ *    arrives or the buffer overflows, sent to the main thread only (so it
+ *    never interrupts a worker's blocking system call, such as a fabrics
+ *    write). An idle daemon then never wakes for uevents; a slow safety
+ *    drain (every 30 s) covers a signal that some security module might
+ *    suppress. Why not libuv: it cannot watch a foreign fd for Node code,
+ *    and a blocking recv on the threadpool (koffi `.async`) would hold a
+ *    threadpool thread for as long as anyone listens, starving fs and dns.
+ *    Off the main thread (Node delivers no
+ *    signals to workers), with `signalDriven: false`, or if fcntl refuses,
+ *    the socket is polled instead (default every 100 ms; ~0.2 ms of CPU per
+ *    poll in an idle stacd, so about 0.2 % of a CPU while watched).
+ *    SIGIO: this module installs one process listener the first time it
+ *    needs one and never removes it (a no-op while no socket is open):
+ *    removing it would restore SIGIO's default action, which ends the
+ *    process, while a late signal might still be on its way.
  * 2. `udevadm monitor --kernel --property` (uevent-udevadm.ts).
  * The source opens when the first watch starts and closes when the last ends.
  * Subscribe BEFORE reading a sysfs snapshot: events from before `ready` are
@@ -31,6 +42,7 @@
  * /sys/class/mem/null/uevent as root; udevadm fallback); the NVMe events in
  * test/e2e/kernel-interface.e2e.test.ts.
  */
+import { isMainThread } from 'node:worker_threads';
 import { StasError } from '../errors.js';
 import type { Uevent } from './uevent-parse.js';
 import { parseUeventDatagram } from './uevent-parse.js';
@@ -53,7 +65,9 @@ export interface WatchOptions {
 export interface UeventMonitorOptions {
   /** 'auto' (netlink, else udevadm), or one source only. */
   readonly source?: 'auto' | UeventSourceKind;
-  /** Netlink poll period while watched; default 100 ms. */
+  /** Drain the netlink socket on SIGIO (default true; only on the main thread). */
+  readonly signalDriven?: boolean;
+  /** Netlink poll period while watched when not signal-driven; default 100 ms. */
   readonly pollIntervalMs?: number;
   /** udevadm executable; default 'udevadm' (from PATH). */
   readonly udevadm?: string;
@@ -61,11 +75,33 @@ export interface UeventMonitorOptions {
 }
 
 export const DEFAULT_POLL_INTERVAL_MS = 100;
+/** Signal-driven netlink: a drain this often anyway, in case a SIGIO never comes. */
+export const SAFETY_DRAIN_INTERVAL_MS = 30_000;
 /** Datagrams handled in one go before yielding to the event loop. */
 const DRAIN_BATCH = 512;
 
+/** Drains to run on SIGIO, one per signal-driven socket (see the module header). */
+const sigioDrains = new Set<() => void>();
+let sigioListener: (() => void) | undefined;
+
+/** Run `drain` on every SIGIO until the returned function is called. */
+function onSigio(drain: () => void): () => void {
+  if (sigioListener === undefined) {
+    sigioListener = () => {
+      for (const d of [...sigioDrains]) d();
+    };
+    process.on('SIGIO', sigioListener); // kept for the life of the process: see the module header
+  }
+  sigioDrains.add(drain);
+  return () => {
+    sigioDrains.delete(drain);
+  };
+}
+
 interface Source {
   readonly kind: UeventSourceKind;
+  /** Netlink drained on SIGIO rather than polled. */
+  readonly signalDriven: boolean;
   stop(): void;
 }
 
@@ -89,6 +125,11 @@ export class UeventMonitor {
   /** The source in use, once open. */
   get source(): UeventSourceKind | undefined {
     return this.#source?.kind;
+  }
+
+  /** Whether the open source is the netlink socket drained on SIGIO (undefined while none is open). */
+  get signalDriven(): boolean | undefined {
+    return this.#source?.signalDriven;
   }
 
   /** Start receiving (see the module header). Registered at once; events flow once `ready` resolves. */
@@ -170,7 +211,7 @@ export class UeventMonitor {
     if (wanted !== 'udevadm') {
       try {
         const socket = await openUeventSocket({ receiveBufferBytes: this.#opts.receiveBufferBytes });
-        return this.#install(generation, this.#pollNetlink(socket, sink));
+        return this.#install(generation, this.#readNetlink(socket, sink));
       } catch (err) {
         if (!(err instanceof StasError) || wanted === 'netlink') return this.#abandon(generation, sink, err);
         problems.push(err.message);
@@ -197,6 +238,7 @@ export class UeventMonitor {
     }
     return this.#install(generation, {
       kind: 'udevadm',
+      signalDriven: false,
       stop: () => {
         monitor.stop();
       },
@@ -221,7 +263,7 @@ export class UeventMonitor {
     throw failure;
   }
 
-  #pollNetlink(socket: UeventSocket, sink: Sink): Source {
+  #readNetlink(socket: UeventSocket, sink: Sink): Source {
     let stopped = false;
     let immediate: NodeJS.Immediate | undefined;
     const drain = (): void => {
@@ -252,13 +294,31 @@ export class UeventMonitor {
       }
       if (!stopped) immediate = setImmediate(drain); // more pending: continue after other work
     };
-    const timer = setInterval(() => {
-      if (immediate === undefined) drain();
-    }, this.#opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    const drainNow = (): void => {
+      if (immediate === undefined && !stopped) drain();
+    };
+    let unsubscribe: (() => void) | undefined;
+    if (this.#opts.signalDriven !== false && isMainThread) {
+      unsubscribe = onSigio(drainNow); // SIGIO handled first: only then may the kernel send it
+      if (socket.signalWhenReadable(process.pid)) {
+        immediate = setImmediate(drain); // what arrived before O_ASYNC raised no signal
+      } else {
+        unsubscribe();
+        unsubscribe = undefined;
+      }
+    }
+    const timer = setInterval(
+      drainNow,
+      unsubscribe !== undefined
+        ? SAFETY_DRAIN_INTERVAL_MS
+        : (this.#opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS),
+    );
     return {
       kind: 'netlink',
+      signalDriven: unsubscribe !== undefined,
       stop: () => {
         stopped = true;
+        unsubscribe?.();
         clearInterval(timer);
         if (immediate !== undefined) clearImmediate(immediate);
         socket.close();
