@@ -109,7 +109,7 @@ describe('selectBrowser', () => {
   let sources: DcSources;
   let created: FakeBrowser[];
 
-  const make = (b: AvahiBus | null, kickIntervalMs = 60_000) => {
+  const make = (b: AvahiBus | null, kickIntervalMs = 60_000, createEmbedded?: () => Promise<DcBrowser>) => {
     sources = selectBrowser(b, {
       clock,
       fallbackDelayMs: 10_000,
@@ -119,11 +119,13 @@ describe('selectBrowser', () => {
         created.push(browser);
         return browser;
       },
-      createEmbedded: () => {
-        const browser = new FakeBrowser('embedded', log);
-        created.push(browser);
-        return browser;
-      },
+      createEmbedded:
+        createEmbedded ??
+        (() => {
+          const browser = new FakeBrowser('embedded', log);
+          created.push(browser);
+          return browser;
+        }),
     });
     sources.on((e) => events.push(e));
     return sources;
@@ -213,6 +215,63 @@ describe('selectBrowser', () => {
     embedded.emit({ type: 'problem', code: 'send-failed', detail: 'late' });
     created[1]!.emit({ type: 'problem', code: 'avahi-call-failed', detail: 'now' });
     expect(events.slice(before)).toEqual([{ type: 'problem', code: 'avahi-call-failed', detail: 'now' }]);
+  });
+
+  /** An embedded-browser factory that resolves when told to (its module still loading until then). */
+  const slowEmbedded = () => {
+    let loaded: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      loaded = resolve;
+    });
+    const factory = async (): Promise<DcBrowser> => {
+      log.push('loading embedded');
+      await gate;
+      const browser = new FakeBrowser('embedded', log);
+      created.push(browser);
+      return browser;
+    };
+    return {
+      factory,
+      loaded: () => {
+        loaded();
+      },
+    };
+  };
+
+  it('is starting while the embedded browser loads, and starts it once loaded', async () => {
+    const slow = slowEmbedded();
+    const started = make(bus, 60_000, slow.factory).start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(log).toEqual(['loading embedded']);
+    expect(sources.state()).toEqual({ kind: 'starting' });
+    expect(sources.snapshot()).toMatchObject({ ok: false, reason: 'not-loaded' });
+    slow.loaded();
+    await started;
+    expect(log).toEqual(['loading embedded', 'start embedded']);
+    expect(sources.kind).toBe('embedded');
+  });
+
+  it('never starts an embedded browser that finished loading after avahi appeared', async () => {
+    const slow = slowEmbedded();
+    const started = make(bus, 60_000, slow.factory).start();
+    await vi.advanceTimersByTimeAsync(0);
+    bus.setOwner(':1.7');
+    slow.loaded();
+    await started;
+    await vi.advanceTimersByTimeAsync(0);
+    expect(log).toEqual(['loading embedded', 'start avahi']);
+    expect(sources.kind).toBe('avahi');
+  });
+
+  it('never starts an embedded browser that finished loading after stop()', async () => {
+    const slow = slowEmbedded();
+    void make(null, 60_000, slow.factory).start();
+    await vi.advanceTimersByTimeAsync(0);
+    const stopped = sources.stop();
+    slow.loaded();
+    await stopped;
+    expect(log).toEqual(['loading embedded']);
+    expect(sources.kind).toBe('none');
   });
 
   it('answers unknown when stopped, and stops its browser and owner watch', async () => {

@@ -12,6 +12,8 @@
  *   and `state()` are the active browser's (unknown / `starting` while switching).
  *
  * Switches are serialized. Never rejects for bus trouble. No logging.
+ * The embedded browser's code (embedded-browser.ts and what it pulls in: multicast-dns, dgram) is
+ * loaded on its first use only, so a stafd that uses avahi, or no zeroconf at all, never loads it.
  * Tests: dc-sources.test.ts (fake bus and browsers), test/integration/mdns-dc-sources.test.ts
  */
 import { AvahiBrowser, type AvahiBus } from './avahi-browser.js';
@@ -26,13 +28,13 @@ import {
   type DcBrowserEvent,
   type DcBrowserListener,
 } from './dc-browser.js';
-import { EmbeddedBrowser } from './embedded-browser.js';
 import { unknown, type Observation } from '../util/observation.js';
 import type { Disposer } from '../dbus/bus.js';
 
 export interface DcSourcesOptions {
   readonly createAvahi?: (bus: AvahiBus) => DcBrowser;
-  readonly createEmbedded?: () => DcBrowser;
+  /** Default: the embedded browser, its module imported on first use. */
+  readonly createEmbedded?: () => DcBrowser | Promise<DcBrowser>;
   readonly clock?: BrowserClock;
   /** How long avahi may be gone before the embedded browser takes over; default 10 000 ms. */
   readonly fallbackDelayMs?: number;
@@ -46,7 +48,7 @@ type Wanted = 'avahi' | 'embedded';
 export class DcSources implements DcBrowser {
   readonly #bus: AvahiBus | null;
   readonly #createAvahi: (bus: AvahiBus) => DcBrowser;
-  readonly #createEmbedded: () => DcBrowser;
+  readonly #createEmbedded: () => DcBrowser | Promise<DcBrowser>;
   readonly #clock: BrowserClock;
   readonly #fallbackDelayMs: number;
   readonly #kickIntervalMs: number;
@@ -70,7 +72,12 @@ export class DcSources implements DcBrowser {
     this.#bus = bus;
     this.#clock = options.clock ?? systemBrowserClock;
     this.#createAvahi = options.createAvahi ?? ((b) => new AvahiBrowser(b, { clock: this.#clock }));
-    this.#createEmbedded = options.createEmbedded ?? (() => new EmbeddedBrowser({ clock: this.#clock }));
+    this.#createEmbedded =
+      options.createEmbedded ??
+      (async () => {
+        const { EmbeddedBrowser } = await import('./embedded-browser.js');
+        return new EmbeddedBrowser({ clock: this.#clock });
+      });
     this.#fallbackDelayMs = options.fallbackDelayMs ?? 10_000;
     this.#kickIntervalMs = options.kickIntervalMs ?? 60_000;
     this.#onListenerError = options.onListenerError ?? (() => undefined);
@@ -213,7 +220,9 @@ export class DcSources implements DcBrowser {
     if (wanted === 'avahi' && bus === null) return;
     await this.#deactivate();
     if (this.#stopped() || this.#wanted !== wanted) return;
-    const browser = wanted === 'avahi' && bus !== null ? this.#createAvahi(bus) : this.#createEmbedded();
+    const browser =
+      wanted === 'avahi' && bus !== null ? this.#createAvahi(bus) : await this.#createEmbedded();
+    if (this.#stopped() || this.#wanted !== wanted) return; // changed while loading (not started yet)
     this.#active = browser;
     this.#unlistenActive = browser.on((event) => {
       if (this.#active === browser) this.#emit(event);

@@ -14,7 +14,7 @@
  * caller validates them: they are hostile input).
  * Touches one UDP socket. Tests: through the integration tests (test/integration/mdns-embedded-*).
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import makeMdns from 'multicast-dns';
 
 export const MDNS_PORT = 5353;
@@ -56,6 +56,10 @@ export const openMdnsSocket: MdnsSocketFactory = (spec, handlers) => {
   let udp: Socket | undefined;
   let mdns: ReturnType<typeof makeMdns> | undefined;
   try {
+    // node:dgram is looked up here rather than imported: a bundle hoists static imports of built-in
+    // modules to its top, and a stafd that never browses by itself (avahi, or no zeroconf) need not
+    // load it. (embedded-browser.ts itself is imported on first use, by dc-sources.ts.)
+    const { createSocket } = process.getBuiltinModule('node:dgram');
     udp = createSocket({
       type: spec.family === 4 ? 'udp4' : 'udp6',
       reuseAddr: true,
