@@ -11,7 +11,7 @@
  * 'not measured' row.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '@stas/common/log/logger';
@@ -157,6 +157,29 @@ export async function procUsage(pid: number): Promise<{ rss: number; cpu: number
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
   return { rss: rssKb * 1024, cpu: ticks / 100 };
+}
+
+export interface ThreadUsage {
+  /** CPU time of all live threads (schedstat: nanoseconds, not 10 ms ticks), in seconds; NaN if unavailable. */
+  readonly cpu: number;
+  /** Voluntary context switches of the main thread: how often its event loop went to sleep. */
+  readonly mainWakeups: number;
+}
+
+/** Finer CPU time and the main thread's wakeups, from /proc/PID/task/*. */
+export async function threadUsage(pid: number): Promise<ThreadUsage> {
+  let ns = NaN;
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    try {
+      const run = Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8')).split(' ')[0]);
+      ns = (Number.isNaN(ns) ? 0 : ns) + run;
+    } catch {
+      // the thread ended meanwhile (or the kernel has no schedstat: NaN)
+    }
+  }
+  const status = await readFile(`/proc/${pid}/task/${pid}/status`, 'utf8');
+  const wakeups = Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return { cpu: ns / 1e9, mainWakeups: wakeups };
 }
 
 export const MB = 1024 * 1024;
