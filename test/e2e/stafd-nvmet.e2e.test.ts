@@ -3,7 +3,8 @@
  * with a `controller=` for nvmet's discovery port 127.0.0.1:8009, the entries of the subsystems linked
  * to that port are on D-Bus (org.nvmexpress.staf); linking another subsystem makes nvmet send the
  * discovery-change AEN, and stafd publishes the new entry with exactly one `log_pages_changed`. stafctl
- * shows the same entries. SIGTERM stops stafd with exit 0.
+ * shows the same entries. When its TCP connection is reset (ss -K), stafd reconnects and republishes
+ * nothing (the entries did not change). SIGTERM stops stafd with exit 0.
  *
  * Runs inside the e2e guest (test/e2e/run), as root, on the system bus the harness started with the
  * project's dbus/ policy files. Touches nvmet (reset before and after), a temporary directory for
@@ -167,6 +168,32 @@ describe('stafd against nvmet', () => {
     expect(listed['discovery-controllers'][0]?.['log-pages'].map((e) => e['subnqn'])).toEqual(
       expect.arrayContaining([NQN_ONE, NQN_TWO]),
     );
+  });
+
+  it('reconnects when its connection to the DC is reset, keeping the page and sending no log_pages_changed', async () => {
+    const before = changed.length;
+    const pages = await subnqns();
+    const logged = stderr.length;
+    const t0 = performance.now();
+    // sock_diag destroy (CONFIG_INET_DIAG_DESTROY) aborts stafd's own TCP connection to the discovery
+    // port, as a reset from the network would: ECONNABORTED here, a RST to nvmet's discovery controller.
+    const killed = await run('ss', ['-K', '-t', 'dst', LOCALHOST, 'dport', '=', ':8009']);
+    expect(killed.stdout).toContain(':8009');
+    await waitFor(() => stderr.slice(logged).includes('connected again'), {
+      timeoutMs: 30_000,
+      what: `stafd logs "connected again" (stderr: ${stderr.slice(logged)})`,
+    });
+    timing('connection reset → connected again', performance.now() - t0);
+    expect(stderr.slice(logged)).toContain('connection lost');
+    await waitFor(
+      async () => {
+        const dc = (await allPages())[0]?.['discovery-controller'];
+        return dc?.['connected'] === 'True' && dc['log-pages-state'] === 'fresh';
+      },
+      { timeoutMs: 30_000, what: 'the DC connected with a fresh page' },
+    );
+    expect(await subnqns()).toEqual(pages);
+    expect(changed.length - before).toBe(0);
   });
 
   it('stops on SIGTERM with exit status 0', async () => {
