@@ -202,22 +202,25 @@ describe('security of stafd and stacd on a private bus', () => {
 
   it('runs no shell: no child_process exec*/shell:true in packages/*/src', async () => {
     const root = fileURLToPath(new URL('../../packages/', import.meta.url));
+    // Test support (simulators, namespaces, avahi for tests and benchmarks) is exempt: it is not installed,
+    // which the second check below enforces (no other source file imports it).
+    const testSupport = join(root, 'common/src/testing');
     const offenders: string[] = [];
     let scanned = 0;
     async function walk(dir: string): Promise<void> {
       for (const entry of await readdir(dir, { withFileTypes: true })) {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) {
-          // src/testing is test support (simulators, namespaces, avahi for the tests and benchmarks): it is
-          // never imported by the daemons or the CLIs, so it is not part of what gets installed.
-          if (!['node_modules', 'dist', 'testing'].includes(entry.name)) await walk(path);
+          if (!['node_modules', 'dist'].includes(entry.name) && path !== testSupport) await walk(path);
         } else if (
           /\.(ts|js|mjs)$/.test(entry.name) &&
           !/\.test\.ts$/.test(entry.name) &&
+          !/test-support\.ts$/.test(entry.name) &&
           path.includes('/src/')
         ) {
           scanned++;
           const text = await readFile(path, 'utf8');
+          if (/from '[^']*\/testing\//.test(text)) offenders.push(`${path}: imports test support`);
           if (!/child_process/.test(text)) continue;
           const bad = [
             /shell\s*:\s*(true|['"`])/,
