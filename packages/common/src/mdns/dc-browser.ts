@@ -37,6 +37,7 @@ export const UNAVAILABLE_REASONS = [
   'bus-error', // our own D-Bus subscriptions failed
   'bus-disconnected', // the D-Bus connection was lost
   'no-interfaces', // no interface could carry mDNS (embedded browser)
+  'browser-failed', // the browser could not be created (e.g. its module failed to load)
 ] as const;
 export type UnavailableReason = (typeof UNAVAILABLE_REASONS)[number];
 

@@ -274,6 +274,22 @@ describe('selectBrowser', () => {
     expect(sources.kind).toBe('none');
   });
 
+  it('reports an embedded browser that cannot be loaded, and still switches to avahi later', async () => {
+    await make(bus, 60_000, () => Promise.reject(new Error('cannot load the module'))).start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sources.kind).toBe('none');
+    expect(sources.state()).toEqual({
+      kind: 'unavailable',
+      reason: 'browser-failed',
+      detail: 'cannot load the module',
+    });
+    expect(events).toContainEqual({ type: 'state', state: sources.state() });
+    bus.setOwner(':1.7');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(log).toEqual(['start avahi']);
+    expect(sources.state()).toEqual({ kind: 'running' });
+  });
+
   it('answers unknown when stopped, and stops its browser and owner watch', async () => {
     await make(bus, 0).start();
     expect(sources.snapshot()).toEqual({ ok: true, value: [] });

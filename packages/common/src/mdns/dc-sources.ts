@@ -28,6 +28,7 @@ import {
   type DcBrowserEvent,
   type DcBrowserListener,
 } from './dc-browser.js';
+import { describeError } from '../errors.js';
 import { unknown, type Observation } from '../util/observation.js';
 import type { Disposer } from '../dbus/bus.js';
 
@@ -66,6 +67,8 @@ export class DcSources implements DcBrowser {
   #fallbackTimer: object | number | undefined;
   #kickTimer: object | number | undefined;
   #avahiPresent = false;
+  /** Why the wanted browser could not be created; cleared when a browser becomes active. */
+  #failure: BrowserState | undefined;
   #stoppedState: BrowserState = { kind: 'unavailable', reason: 'stopped', detail: 'not started' };
 
   constructor(bus: AvahiBus | null, options: DcSourcesOptions = {}) {
@@ -96,7 +99,7 @@ export class DcSources implements DcBrowser {
 
   state(): BrowserState {
     if (!this.#running) return this.#stoppedState;
-    return this.#active?.state() ?? { kind: 'starting' };
+    return this.#active?.state() ?? this.#failure ?? { kind: 'starting' };
   }
 
   snapshot(): Observation<readonly BrowsedService[]> {
@@ -210,7 +213,14 @@ export class DcSources implements DcBrowser {
   #want(wanted: Wanted): void {
     if (this.#wanted === wanted) return;
     this.#wanted = wanted;
-    this.#queue = this.#queue.then(() => this.#apply());
+    // A failure ends in a state, never in a rejected queue: later switches and stop() must still run.
+    this.#queue = this.#queue
+      .then(() => this.#apply())
+      .catch((err: unknown) => {
+        if (this.#stopped()) return;
+        this.#failure = { kind: 'unavailable', reason: 'browser-failed', detail: describeError(err) };
+        this.#emit({ type: 'state', state: this.#failure });
+      });
   }
 
   async #apply(): Promise<void> {
@@ -224,6 +234,7 @@ export class DcSources implements DcBrowser {
       wanted === 'avahi' && bus !== null ? this.#createAvahi(bus) : await this.#createEmbedded();
     if (this.#stopped() || this.#wanted !== wanted) return; // changed while loading (not started yet)
     this.#active = browser;
+    this.#failure = undefined;
     this.#unlistenActive = browser.on((event) => {
       if (this.#active === browser) this.#emit(event);
     });
