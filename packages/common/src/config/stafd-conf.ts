@@ -21,13 +21,14 @@ import type { Diagnostic } from './diagnostic.js';
 import { lastEntry, parseIni } from './ini.js';
 import { boolOption, durationOption, enabledOption, intOption, ipFamilyOption } from './option-types.js';
 import { RETIRED_KEYS } from './retired-keys.js';
+import { DEFAULT_MAX_LOG_ENTRIES } from '../nvme/session/log-reader.js';
 
 const DC_MANAGEMENT = 'Discovery controller connection management';
 
 /** [Limits] defaults: far above any real fabric, low enough to bound stafd's memory. */
 export const STAFD_LIMIT_DEFAULTS = {
   'max-discovery-controllers': 1024,
-  'max-log-page-entries': 65_536,
+  'max-log-page-entries': DEFAULT_MAX_LOG_ENTRIES,
 } as const;
 
 export const STAFD_SCHEMA = {
