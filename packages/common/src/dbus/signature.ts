@@ -105,7 +105,8 @@ export function parseSingleType(sig: string): DBusTypeNode {
 export type ConformResult =
   { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly problem: string };
 
-const INT_RANGES: Readonly<Record<'y' | 'n' | 'q' | 'i' | 'u', readonly [number, number]>> = {
+/** Value ranges of the D-Bus integer types JavaScript numbers carry exactly (also used by wire-encode.ts). */
+export const INT_RANGES: Readonly<Record<'y' | 'n' | 'q' | 'i' | 'u', readonly [number, number]>> = {
   y: [0, 0xff],
   n: [-0x8000, 0x7fff],
   q: [0, 0xffff],

@@ -29,7 +29,7 @@
 import { Variant } from '@particle/dbus-next';
 import { StasError } from '../errors.js';
 import { BusError } from './bus-error.js';
-import { parseSignature, type BasicCode, type DBusTypeNode } from './signature.js';
+import { INT_RANGES, parseSignature, type BasicCode, type DBusTypeNode } from './signature.js';
 
 /** The message is one the library must encode itself (see the module header). */
 export class EncodeUnsupportedError extends StasError {
@@ -89,13 +89,6 @@ const HEADER_FIELDS = [
 ] as const satisfies readonly (readonly [keyof OutgoingMessage, number, BasicCode])[];
 /** The characters the library's signature parser knows (it accepts more than the D-Bus grammar). */
 const LIBRARY_SIGNATURE_CHARS = new Set('(){}ybnqiuxtdsogarvehm*?@&^');
-const INTEGER_RANGES = {
-  y: [0, 0xff],
-  n: [-0x8000, 0x7fff],
-  q: [0, 0xffff],
-  i: [-0x80000000, 0x7fffffff],
-  u: [0, 0xffffffff],
-} as const;
 
 /** A value that does not fit its type; encodeMessage turns it into a BusError with the argument named. */
 class ValueProblem extends Error {}
@@ -332,8 +325,8 @@ function isVariant(value: unknown): value is Variant<unknown> {
   return typeof value === 'object' && value !== null && value.constructor === Variant;
 }
 
-function checkInteger(code: keyof typeof INTEGER_RANGES, value: unknown): number {
-  const [lo, hi] = INTEGER_RANGES[code];
+function checkInteger(code: keyof typeof INT_RANGES, value: unknown): number {
+  const [lo, hi] = INT_RANGES[code];
   if (typeof value !== 'number' || Math.floor(value) !== value || value < lo || value > hi) {
     fail(code, value, `an integer in ${lo}…${hi}`);
   }
