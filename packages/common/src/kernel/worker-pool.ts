@@ -233,7 +233,6 @@ export class WorkerPool {
     if (job === undefined || !isReply(message) || message.id !== job.id) return;
     slot.job = undefined;
     slot.worker.unref();
-    this.#retireWhenIdle(slot);
     if (message.ok) {
       job.resolve(message.value);
     } else {
@@ -242,6 +241,7 @@ export class WorkerPool {
       );
     }
     this.#afterJob();
+    if (slot.job === undefined) this.#retireWhenIdle(slot); // still idle after the queue was served
   }
 
   #fail(slot: Slot, err: unknown): void {
@@ -258,7 +258,7 @@ export class WorkerPool {
     this.#afterJob();
   }
 
-  /** Arm the idle timer of a slot that just finished its job (a job taken meanwhile disarms it). */
+  /** Arm the idle timer of a slot left idle after its job (a job taken later disarms it). */
   #retireWhenIdle(slot: Slot): void {
     if (this.#closed || !Number.isFinite(this.#idleMs)) return;
     clearTimeout(slot.idleTimer);
