@@ -133,10 +133,8 @@ export class Executor {
   readonly #backoff: BackoffPolicy;
   readonly #now: () => number;
   readonly #records = new Map<string, IocRecord>();
-  /** `kind:key` of jobs queued or running. */
-  readonly #pending = new Set<string>();
-  /** Jobs queued or running, per key. */
-  readonly #busyKeys = new Map<string, number>();
+  /** Kinds of the jobs queued or running, per key (a key with a job is busy). */
+  readonly #pending = new Map<string, Set<string>>();
   /** Jobs finished so far (the observation mark). */
   #finished = 0;
   /** Per lane, the value of #finished right after its latest job finished. */
@@ -277,7 +275,7 @@ export class Executor {
   }
 
   #busy(key: string): boolean {
-    return this.#busyKeys.has(key);
+    return this.#pending.has(key);
   }
 
   #logDecision(a: IocAction): void {
@@ -296,10 +294,10 @@ export class Executor {
   }
 
   #enqueue(kind: string, key: string, tid: Tid, job: () => Promise<void>): void {
-    const id = `${kind}:${key}`;
-    if (this.#pending.has(id)) return;
-    this.#pending.add(id);
-    this.#busyKeys.set(key, (this.#busyKeys.get(key) ?? 0) + 1);
+    const kinds = this.#pending.get(key) ?? new Set<string>();
+    if (kinds.has(kind)) return;
+    kinds.add(kind);
+    this.#pending.set(key, kinds);
     const lane = laneOf(tid);
     this.#queue
       .run(lane, async () => {
@@ -316,10 +314,8 @@ export class Executor {
           this.#opts.log.error({ err, key }, `${kind} job failed unexpectedly: ${describeError(err)}`);
       })
       .finally(() => {
-        this.#pending.delete(id);
-        const n = (this.#busyKeys.get(key) ?? 1) - 1;
-        if (n > 0) this.#busyKeys.set(key, n);
-        else this.#busyKeys.delete(key);
+        kinds.delete(kind);
+        if (kinds.size === 0) this.#pending.delete(key);
       });
   }
 
