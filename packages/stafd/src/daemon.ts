@@ -27,12 +27,12 @@
  * referred DCs beyond the limit are not added, and after the limit is lowered
  * the most recently added of them are dropped), with one warning naming the
  * key; a log page above max-log-page-entries is refused after its header
- * (log-entry-limit.ts), the runner's warning naming the key. Work that grows
- * with the number of DCs is sliced across event-loop turns so that D-Bus calls
- * are answered in between: a round applies APPLY_ACTIONS_PER_TURN actions per
- * turn, runners start RUNNER_STARTS_PER_TURN per turn, and at most
- * SESSION_OPENS_PER_TURN sessions open per turn (open-pacer.ts: retries of
- * many DCs failing together too).
+ * (a DC setting the runner reads under), the runner's warning naming the key.
+ * Work that grows with the number of DCs is sliced across event-loop turns so
+ * that D-Bus calls are answered in between: a round applies
+ * APPLY_ACTIONS_PER_TURN actions per turn (a new runner starts as it is added)
+ * and at most SESSION_OPENS_PER_TURN sessions open per turn (open-pacer.ts:
+ * retries of many DCs failing together too).
  *
  * stop() is idempotent: it cancels the loop and timers, stops the mDNS
  * browser, stops every runner (deregister where registered, close sessions),
@@ -63,9 +63,8 @@ import { CacheWriter } from './cache/cache-writer.js';
 import { loadCache, saveCache, type CachedDc } from './cache/dlp-cache-file.js';
 import { readIdentity, readStafdConf } from './config-files.js';
 import { openRealSession, type OpenSession } from './dc/dc-session.js';
-import { withLogEntryLimit } from './dc/log-entry-limit.js';
 import { pacedOpen } from './dc/open-pacer.js';
-import { DcRunner, type PageChange, type RunnerSnapshot } from './dc/runner.js';
+import { DcRunner, LOG_ENTRY_LIMIT_SETTING, type PageChange, type RunnerSnapshot } from './dc/runner.js';
 import {
   announcedDcs,
   configuredTid,
@@ -117,17 +116,12 @@ export interface StafdDaemonOptions extends DaemonPaths {
 /** The stafd.conf keys of the limits, as log lines name them. */
 export const LIMIT_KEYS = {
   maxDcs: '[Limits] max-discovery-controllers',
-  maxLogEntries: '[Limits] max-log-page-entries',
+  maxLogEntries: LOG_ENTRY_LIMIT_SETTING,
 } as const;
-/**
- * Runners started per event-loop turn, so that a round adding hundreds of DCs (an mDNS burst) lets
- * D-Bus callers in between.
- */
-export const RUNNER_STARTS_PER_TURN = 16;
 /**
  * Sessions opened per event-loop turn (open-pacer.ts). Opening a session and handling its failure
  * cost a fraction of a millisecond of CPU each; hundreds of DCs starting or retrying together are
- * opened in slices.
+ * opened in slices (a runner's start() itself is the open; the rest costs microseconds).
  */
 export const SESSION_OPENS_PER_TURN = 16;
 /** Round actions (add, keep, remove, skip) applied per event-loop turn: each may log and build a runner. */
@@ -211,8 +205,6 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
   readonly #resolveTimeoutMs: number;
   readonly #tuning: TuningOptions;
   readonly #sessionOptions: Partial<DiscoverySessionOptions>;
-  /** Runners added by a round, started RUNNER_STARTS_PER_TURN per turn. */
-  #toStart: DcRunner[] = [];
   readonly #owner = new AbortController();
   readonly #held = new Map<TidKey, HeldDc>();
   readonly #retiring = new Set<Promise<void>>();
@@ -245,11 +237,11 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
     };
     this.#log = options.log;
     this.#forceTron = options.forceTron ?? false;
-    // Opens paced per turn; every log read under the current [Limits] max-log-page-entries.
-    this.#openSession = withLogEntryLimit(
-      pacedOpen(options.openSession ?? openRealSession, SESSION_OPENS_PER_TURN, networkInterfaces).open,
-      () => ({ maxEntries: this.#limits()['max-log-page-entries'], setting: LIMIT_KEYS.maxLogEntries }),
-    );
+    this.#openSession = pacedOpen(
+      options.openSession ?? openRealSession,
+      SESSION_OPENS_PER_TURN,
+      networkInterfaces,
+    ).open;
     this.#lookup = options.lookup ?? systemLookup;
     this.#createBrowser = options.createBrowser ?? (() => null);
     this.#clock = options.clock ?? systemClock;
@@ -340,8 +332,9 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
   }
 
   /**
-   * After a reload: log each limit that changed; a raised log entry limit re-reads at once the pages it
-   * refused (a lowered one applies at each DC's next read; a lowered DC limit at the next round).
+   * After a reload: log each limit that changed. They apply in the round that follows: the DC limit
+   * there, the log entry limit as a DC setting (a raised one re-reads at once the pages it refused, a
+   * lowered one applies at each DC's next read).
    */
   #applyLimits(before: StafdConfig['Limits'], after: StafdConfig['Limits']): void {
     for (const key of Object.keys(after) as (keyof StafdConfig['Limits'])[]) {
@@ -350,11 +343,6 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
         { limit: key, from: before[key], to: after[key] },
         `[Limits] ${key} changed from ${before[key]} to ${after[key]}`,
       );
-    }
-    if (after['max-log-page-entries'] > before['max-log-page-entries']) {
-      for (const h of this.#held.values()) {
-        if (h.runner.snapshot().state.lastError?.code === 'NVME_DLP_TOO_LARGE') h.runner.resync();
-      }
     }
   }
 
@@ -486,7 +474,7 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
 
   async #runLoop(): Promise<void> {
     // Let a burst of triggers from the same turn coalesce into one round.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
     while (this.#dirty.size > 0 && this.#stopping === undefined) {
       const reasons = [...this.#dirty];
       this.#dirty.clear();
@@ -598,7 +586,8 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
             controller,
           });
           this.#log.info(fields, line);
-          this.#startSoon(runner);
+          // Cheap: its first effect is an open, paced by open-pacer.ts.
+          runner.start();
           changed = true;
           break;
         }
@@ -684,28 +673,6 @@ export class StafdDaemon extends EventEmitter<DaemonEvents> {
       this.#retire(h.runner);
     }
     return dropped.length;
-  }
-
-  /** Start `runner` in a later turn, a slice at a time (RUNNER_STARTS_PER_TURN). */
-  #startSoon(runner: DcRunner): void {
-    this.#toStart.push(runner);
-    if (this.#toStart.length === 1) {
-      setImmediate(() => {
-        this.#startSlice();
-      });
-    }
-  }
-
-  #startSlice(): void {
-    // A runner stopped meanwhile (removed, or stafd stopping) ignores start().
-    for (const runner of this.#toStart.splice(0, RUNNER_STARTS_PER_TURN)) {
-      if (this.#stopping === undefined) runner.start();
-    }
-    if (this.#toStart.length > 0) {
-      setImmediate(() => {
-        this.#startSlice();
-      });
-    }
   }
 
   #newRunner(tid: Tid, settings: ReturnType<typeof dcSettings>, page?: CachedDc): DcRunner {

@@ -60,6 +60,7 @@ function view(over: Partial<DcView> = {}, runner: Partial<RunnerSnapshot> = {}):
         hdgst: false,
         ddgst: false,
         pleo: true,
+        maxEntries: 65_536,
         policy: {
           persistent: true,
           register: true,

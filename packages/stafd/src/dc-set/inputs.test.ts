@@ -103,10 +103,19 @@ describe('settings and policy', () => {
     );
     const settings = dcSettings(c, IDENTITY, c.controllers[0] ?? null, TUNING);
     expect(settings).toMatchObject({ symname: 'box', katoMs: 7000, ddgst: true, hdgst: false, pleo: false });
+    expect(settings.maxEntries).toBe(65_536);
     expect(settings.policy.persistent).toBe(false);
     expect(dcSettings(c, IDENTITY, null, TUNING).katoMs).toBe(12_000);
     expect(sameSettings(settings, dcSettings(c, IDENTITY, c.controllers[0] ?? null, TUNING))).toBe(true);
     expect(sameSettings(settings, dcSettings(c, { ...IDENTITY, symname: null }, null, TUNING))).toBe(false);
+    const limited = conf('[Limits]\nmax-log-page-entries = 10\n');
+    expect(dcSettings(limited, IDENTITY, null, TUNING).maxEntries).toBe(10);
+    expect(
+      sameSettings(dcSettings(c, IDENTITY, null, TUNING), {
+        ...dcSettings(c, IDENTITY, null, TUNING),
+        maxEntries: 10,
+      }),
+    ).toBe(false);
   });
 
   it('uses 30 s KATO by default and the persistence and ip-family of stafd.conf', () => {

@@ -2,7 +2,8 @@
  * The pure pieces between stafd's configuration, its observations and the
  * two planners: TIDs of configured DCs (host identity filled in, host-iface
  * erased under ignore-iface), TIDs of mDNS announcements and of referrals,
- * the planner policy, and each DC's connection settings.
+ * the planner policy, and each DC's connection settings (log entry limit
+ * included).
  *
  * Pure: no I/O, no clock, no logging. Functions are total; what cannot be
  * used is returned as a rejection with a sentence, for the daemon to log.
@@ -170,6 +171,7 @@ export function dcSettings(
     hdgst: o['hdr-digest'] ?? g['hdr-digest'],
     ddgst: o['data-digest'] ?? g['data-digest'],
     pleo: g.pleo,
+    maxEntries: conf.Limits['max-log-page-entries'],
     policy: machinePolicy(conf, tuning),
   };
 }
@@ -182,6 +184,7 @@ export function sameSettings(a: DcSettings, b: DcSettings): boolean {
     a.hdgst === b.hdgst &&
     a.ddgst === b.ddgst &&
     a.pleo === b.pleo &&
+    a.maxEntries === b.maxEntries &&
     a.policy.persistent === b.policy.persistent &&
     a.policy.pollMs === b.policy.pollMs
   );

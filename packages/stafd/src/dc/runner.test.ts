@@ -21,6 +21,7 @@ const SETTINGS: DcSettings = {
   hdgst: false,
   ddgst: true,
   pleo: true,
+  maxEntries: 1024,
   policy: {
     persistent: true,
     register: true,
@@ -185,6 +186,58 @@ describe('DcRunner', () => {
     await settle();
     expect(opener.sessions).toHaveLength(1);
     expect(opener.sessions[0]?.registrations).toEqual(['one', 'two']);
+    await runner.stop();
+  });
+
+  it('refuses a page above its entry limit naming the setting, and re-reads it at once when the limit is raised', async () => {
+    const { opener, runner, lines } = setup({ maxEntries: 1 });
+    opener.log = { entries: [A, B], genctr: 1n };
+    runner.start();
+    await settle();
+    expect(runner.page).toBeNull();
+    expect(runner.state.lastError).toMatchObject({
+      code: 'NVME_DLP_TOO_LARGE',
+      message: expect.stringContaining('limit of 1 entries (set by [Limits] max-log-page-entries)'),
+    });
+    expect(lines.some((l) => l.level === 40 && l.msg.includes('[Limits] max-log-page-entries'))).toBe(true);
+
+    runner.updateSettings({ ...SETTINGS, maxEntries: 2 });
+    await settle();
+    expect(runner.page?.entries).toEqual([A, B]);
+    expect(runner.state.lastError).toBeNull();
+    expect(opener.sessions).toHaveLength(1);
+    expect(opener.sessions[0]?.readOptions).toEqual([
+      {
+        pleo: true,
+        maxEntries: 1,
+        maxEntriesSetting: '[Limits] max-log-page-entries',
+        signal: expect.anything(),
+      },
+      {
+        pleo: true,
+        maxEntries: 2,
+        maxEntriesSetting: '[Limits] max-log-page-entries',
+        signal: expect.anything(),
+      },
+    ]);
+    await runner.stop();
+  });
+
+  it('applies a changed entry limit at the next read without reading again when no page was refused', async () => {
+    const { opener, runner } = setup({ maxEntries: 5 });
+    opener.log = { entries: [A, B], genctr: 1n };
+    runner.start();
+    await settle();
+    runner.updateSettings({ ...SETTINGS, maxEntries: 10 });
+    runner.updateSettings({ ...SETTINGS, maxEntries: 1 });
+    await settle();
+    const session = opener.sessions[0];
+    expect(session?.reads).toBe(1);
+    session?.aen();
+    await settle();
+    expect(session?.readOptions.map((o) => o.maxEntries)).toEqual([5, 1]);
+    expect(runner.state.lastError?.code).toBe('NVME_DLP_TOO_LARGE');
+    expect(runner.page?.entries).toEqual([A, B]);
     await runner.stop();
   });
 

@@ -3,8 +3,9 @@
  * machine (machine.ts) and carries out the effects it returns: open a
  * discovery session with the DC's TID (host NQN/ID from the TID, KATO,
  * digests), register/deregister with DIM (with the symbolic name), read the
- * log page (PLEO per config), arm and cancel timers. Session AENs become
- * `aen` events, a session that ends on its own becomes `session-lost`.
+ * log page (PLEO per config, refusing a page above the entry limit), arm and
+ * cancel timers. Session AENs become `aen` events, a session that ends on its
+ * own becomes `session-lost`.
  *
  * It keeps the DC's last log page (entries after sanitizeEntries, GENCTR, when
  * it was fetched, and whether it is stale: loaded from the cache and not read
@@ -46,6 +47,9 @@ import {
 
 export type { LogPage } from './log-page.js';
 
+/** Where DcSettings.maxEntries is set, named by the error of a page above it. */
+export const LOG_ENTRY_LIMIT_SETTING = '[Limits] max-log-page-entries';
+
 /** Connection parameters of one DC (from stafd.conf and sys.conf); not part of its identity. */
 export interface DcSettings {
   readonly symname: string | null;
@@ -55,6 +59,8 @@ export interface DcSettings {
   readonly ddgst: boolean;
   /** Ask for port-local entries only (when the DC supports it, never a CDC). */
   readonly pleo: boolean;
+  /** Largest log page (NUMREC) read; a larger one is refused after its header (NVME_DLP_TOO_LARGE). */
+  readonly maxEntries: number;
   readonly policy: MachinePolicy;
 }
 
@@ -223,13 +229,20 @@ export class DcRunner {
 
   /**
    * New connection parameters. They apply at the next session (the identity, hence the session, is
-   * unchanged); a new symbolic name is sent at once by re-registering.
+   * unchanged) and the entry limit at the next read; a new symbolic name is sent at once by
+   * re-registering, and a raised entry limit re-reads at once a page the old one refused.
    */
   updateSettings(settings: DcSettings): void {
-    const symnameChanged = settings.symname !== this.#settings.symname;
+    const before = this.#settings;
     this.#settings = settings;
-    if (symnameChanged && this.#state.registered) {
+    if (settings.symname !== before.symname && this.#state.registered) {
       this.#log.info({ symname: settings.symname }, 'symbolic name changed; registering again');
+      this.resync();
+    } else if (
+      settings.maxEntries > before.maxEntries &&
+      this.#state.lastError?.code === 'NVME_DLP_TOO_LARGE'
+    ) {
+      this.#log.debug({ maxEntries: settings.maxEntries }, 'entry limit raised; reading the log page again');
       this.resync();
     }
   }
@@ -420,11 +433,17 @@ export class DcRunner {
     if (session === undefined) return;
     const signal = this.#sessionCtl?.signal;
     const pleo = this.#settings.pleo;
+    const maxEntries = this.#settings.maxEntries;
     this.#track(async () => {
       let entries: readonly DiscoveryLogEntry[];
       let genctr: bigint;
       try {
-        const read = await session.readDiscoveryLog({ pleo, ...(signal === undefined ? {} : { signal }) });
+        const read = await session.readDiscoveryLog({
+          pleo,
+          maxEntries,
+          maxEntriesSetting: LOG_ENTRY_LIMIT_SETTING,
+          ...(signal === undefined ? {} : { signal }),
+        });
         entries = read.entries;
         genctr = read.genctr;
       } catch (err) {
