@@ -241,7 +241,7 @@ export class WorkerPool {
       );
     }
     this.#afterJob();
-    if (slot.job === undefined) this.#retireWhenIdle(slot); // still idle after the queue was served
+    this.#retireWhenIdle(slot); // after the queue was served: only if the slot is still idle
   }
 
   #fail(slot: Slot, err: unknown): void {
@@ -260,7 +260,7 @@ export class WorkerPool {
 
   /** Arm the idle timer of a slot left idle after its job (a job taken later disarms it). */
   #retireWhenIdle(slot: Slot): void {
-    if (this.#closed || !Number.isFinite(this.#idleMs)) return;
+    if (this.#closed || !Number.isFinite(this.#idleMs) || slot.job !== undefined) return;
     clearTimeout(slot.idleTimer);
     slot.idleTimer = setTimeout(() => {
       slot.idleTimer = undefined;
